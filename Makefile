@@ -1,0 +1,43 @@
+# agileml: `make run` trains and records one run; `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+DATA_HOME ?= $(abspath ../shared/data)
+
+.PHONY: setup run test check-notebooks lab bench constraints clean
+
+$(INSTALLED): settings.ini setup.py constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip check
+	touch $@
+
+setup: $(INSTALLED)  ## create .venv and install agileml with its dev extras
+
+run: $(INSTALLED)  ## train on the offline default dataset through papermill and record the run
+	$(BIN)/agileml train
+
+check-notebooks: $(INSTALLED)  ## notebooks clean (nbdev_clean) and library in sync (nbdev_export), checked on a copy
+	@scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
+	git ls-files -co --exclude-standard -- settings.ini nbs agileml | tar -cf - -T - | tar -xf - -C "$$scratch" && \
+	(cd "$$scratch" && "$(CURDIR)/$(BIN)/nbdev_clean" && "$(CURDIR)/$(BIN)/nbdev_export") && \
+	diff -r -q -x __pycache__ nbs "$$scratch/nbs" >/dev/null || { echo "Notebooks are not clean: run nbdev_clean and commit them."; exit 1; }; \
+	diff -r -q -x __pycache__ agileml "$$scratch/agileml" || { echo "agileml/ is out of sync with nbs/: run nbdev_export (never edit agileml/*.py by hand)."; exit 1; }
+
+test: check-notebooks  ## every check: clean/sync, nbdev_test, pytest (incl. papermill smoke runs)
+	$(BIN)/nbdev_test --n_workers 2
+	$(BIN)/python -m pytest -q tests
+
+lab: $(INSTALLED)  ## JupyterLab on nbs/
+	$(BIN)/jupyter lab --notebook-dir=nbs
+
+bench: $(INSTALLED)  ## benchmarks on the shared datasets (writes benchmarks/results/)
+	AGILEML_DATA_HOME=$(DATA_HOME) $(BIN)/python benchmarks/sms_spam_cv.py
+
+constraints: $(INSTALLED)  ## re-pin the exact versions after changing requirements
+	$(BIN)/python -m pip freeze --exclude-editable | sed '1i # Exact versions seen to resolve together (pip check clean) on Python 3.11; `make` installs with -c constraints.txt.\n# Refresh: make constraints' > constraints.txt
+
+clean:
+	rm -rf $(VENV) *.egg-info
