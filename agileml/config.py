@@ -5,11 +5,19 @@
 # %% ../nbs/00_config.ipynb
 from __future__ import annotations
 import dataclasses, difflib
+from pathlib import Path
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
 
 # %% auto #0
-__all__ = ['FEATURES', 'MODELS', 'ConfigError', 'RunConfig', 'parse_param_strings', 'field_help']
+__all__ = ['FEATURES', 'MODELS', 'project_dir', 'ConfigError', 'RunConfig', 'parse_param_strings', 'field_help']
+
+# %% ../nbs/00_config.ipynb
+def project_dir() -> Path:
+    "The agileml checkout this package runs from, else the current folder."
+    import agileml
+    checkout = Path(agileml.__file__).resolve().parent.parent
+    return checkout if (checkout / "settings.ini").is_file() else Path.cwd()
 
 # %% ../nbs/00_config.ipynb
 class ConfigError(ValueError):
@@ -27,22 +35,22 @@ def _spec(default, help, lo=None, hi=None, lo_open=False):
 @dataclass(frozen=True)
 class RunConfig:
     "Everything that defines a training run, typed and validated."
-    dataset: str = _spec("pang_lee_polarity", "registry name or path to a CSV/TSV/JSONL/fastText file")
+    dataset: str = _spec("pang_lee_polarity", "registry name (pang_lee_polarity, sms_spam, 20newsgroups, imdb) or a file path")
     text_column: str = _spec("text", "text column of a CSV/TSV/JSONL file")
     label_column: str = _spec("label", "label column of a CSV/TSV/JSONL file")
-    features: Literal[FEATURES] = _spec("tfidf", "how text becomes numbers")
+    features: Literal[FEATURES] = _spec("tfidf", "how text becomes numbers: tfidf, bow, word2vec, tfidf+word2vec")
     ngram_max: int = _spec(2, "longest word n-gram for tfidf/bow", 1, 5)
-    char_ngram_max: int = _spec(0, "longest char n-gram (from 2) added to tfidf/bow; 0 = none", 0, 8)
+    char_ngram_max: int = _spec(0, "longest char n-gram (from 2) added to tfidf/bow; 0 means none", 0, 8)
     min_df: int = _spec(1, "ignore terms in fewer documents than this", 1)
-    max_features: int = _spec(0, "keep the most frequent terms only; 0 = all", 0)
+    max_features: int = _spec(0, "keep the most frequent terms only; 0 means all", 0)
     w2v_dim: int = _spec(100, "word2vec vector size", 2, 1000)
     w2v_epochs: int = _spec(20, "word2vec training epochs", 1, 1000)
     w2v_window: int = _spec(5, "word2vec context window", 1, 50)
     w2v_min_count: int = _spec(2, "word2vec ignores rarer words", 1)
     w2v_learning_rate: float = _spec(0.025, "word2vec initial learning rate (gensim alpha)", 0.0, 1.0, lo_open=True)
-    w2v_pooling: Literal["mean", "tfidf"] = _spec("tfidf", "how word vectors become a document vector")
-    model: Literal[MODELS] = _spec("logreg", "the classifier")
-    C: float = _spec(1.0, "inverse regularisation strength (logreg, linear_svc); alpha for nb and sgd is 1/C", 0.0, lo_open=True)
+    w2v_pooling: Literal["mean", "tfidf"] = _spec("tfidf", "how word vectors become a document vector: mean, tfidf")
+    model: Literal[MODELS] = _spec("logreg", "the classifier: logreg, linear_svc, sgd, nb")
+    C: float = _spec(1.0, "inverse regularisation strength; sgd uses alpha 1e-4/C, nb alpha 1/C", 0.0, lo_open=True)
     seed: int = _spec(42, "seed for the split, word2vec and the classifier", 0, 2**31 - 1)
     test_size: float = _spec(0.2, "held-out share when the dataset has no published split", 0.0, 1.0, lo_open=True)
 

@@ -12,22 +12,18 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 import agileml
+from .config import project_dir
 from .data import Dataset, sha256_file
 
 # %% auto #0
-__all__ = ['EXPERIMENT', 'MODEL_DIR', 'NOTEBOOK_DIR', 'KEY_PACKAGES', 'TRUSTED_TYPES', 'MODEL_FILE', 'project_dir',
-           'tracking_uri', 'experiment_id', 'code_version', 'package_versions', 'provenance_tags', 'TrainingRun',
-           'log_model', 'ModelError', 'load_model']
+__all__ = ['EXPERIMENT', 'MODEL_DIR', 'NOTEBOOK_DIR', 'KEY_PACKAGES', 'TRUSTED_TYPES', 'MODEL_FILE', 'tracking_uri',
+           'experiment_id', 'code_version', 'package_versions', 'provenance_tags', 'TrainingRun', 'log_model',
+           'ModelError', 'load_model']
 
 # %% ../nbs/05_tracking.ipynb
 EXPERIMENT = "agileml"
 MODEL_DIR = "model"             # artifact folder of the logged model
 NOTEBOOK_DIR = "notebook"       # artifact folder of the executed notebook and its HTML
-
-def project_dir() -> Path:
-    "The agileml checkout this package runs from, else the current folder."
-    checkout = Path(agileml.__file__).resolve().parent.parent
-    return checkout if (checkout / "settings.ini").is_file() else Path.cwd()
 
 def tracking_uri() -> str:
     "`MLFLOW_TRACKING_URI`, else the embedded SQLite store in the project folder."
