@@ -5,6 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DATA_HOME ?= $(abspath ../shared/data)
+# Registry datasets come from AGILEML_DATA_HOME; default it to the shared benchmark data when it is beside the checkout.
+ifneq ($(wildcard $(DATA_HOME)),)
+export AGILEML_DATA_HOME ?= $(DATA_HOME)
+endif
 
 .PHONY: setup run test check-notebooks lab bench constraints clean
 
@@ -23,7 +27,7 @@ check-notebooks: $(INSTALLED)  ## notebooks clean (nbdev_clean) and library in s
 	@scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
 	git ls-files -co --exclude-standard -- settings.ini nbs agileml | tar -cf - -T - | tar -xf - -C "$$scratch" && \
 	(cd "$$scratch" && "$(CURDIR)/$(BIN)/nbdev_clean" && "$(CURDIR)/$(BIN)/nbdev_export") && \
-	diff -r -q -x __pycache__ nbs "$$scratch/nbs" >/dev/null || { echo "Notebooks are not clean: run nbdev_clean and commit them."; exit 1; }; \
+	diff -r -q -x __pycache__ -x .ipynb_checkpoints -x '_*' nbs "$$scratch/nbs" >/dev/null || { echo "Notebooks are not clean: run nbdev_clean and commit them."; exit 1; }; \
 	diff -r -q -x __pycache__ agileml "$$scratch/agileml" || { echo "agileml/ is out of sync with nbs/: run nbdev_export (never edit agileml/*.py by hand)."; exit 1; }
 
 test: check-notebooks  ## every check: clean/sync, nbdev_test, pytest (incl. papermill smoke runs)
@@ -34,7 +38,7 @@ lab: $(INSTALLED)  ## JupyterLab on nbs/
 	$(BIN)/jupyter lab --notebook-dir=nbs
 
 bench: $(INSTALLED)  ## benchmarks on the shared datasets (writes benchmarks/results/)
-	AGILEML_DATA_HOME=$(DATA_HOME) $(BIN)/python benchmarks/sms_spam_cv.py
+	$(BIN)/python benchmarks/sms_spam_cv.py
 
 constraints: $(INSTALLED)  ## re-pin the exact versions after changing requirements
 	$(BIN)/python -m pip freeze --exclude-editable | sed '1i # Exact versions seen to resolve together (pip check clean) on Python 3.11; `make` installs with -c constraints.txt.\n# Refresh: make constraints' > constraints.txt

@@ -1,0 +1,46 @@
+"Shared fixtures: a throwaway MLflow store per test, the agileml command, and the shared datasets."
+import json, os, subprocess, sys
+from pathlib import Path
+import pytest
+from mlflow.tracking import MlflowClient
+
+ROOT = Path(__file__).resolve().parent.parent
+AGILEML = str(Path(sys.executable).parent / "agileml")
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    "An empty SQLite MLflow store in a temporary folder, used by this process and the commands it starts."
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+def runs(uri):
+    "Every run in the store, newest first."
+    client = MlflowClient(uri)
+    exps = [e.experiment_id for e in client.search_experiments()]
+    return client.search_runs(exps) if exps else []
+
+
+def agileml(*args, check=None, timeout=900):
+    "Run the agileml command; `check` is the exit code it must give."
+    out = subprocess.run([AGILEML, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    if check is not None:
+        assert out.returncode == check, f"exit {out.returncode}\nstdout:\n{out.stdout}\nstderr:\n{out.stderr}"
+    return out
+
+
+def train_json(*params):
+    "`agileml train -p ... --json`, which must finish; its JSON result."
+    args = [a for p in params for a in ("-p", p)]
+    return json.loads(agileml("train", *args, "--json", check=0).stdout)
+
+
+def require_dataset(name):
+    "Skip where the shared datasets are not set up, but fail in CI, where they must be."
+    from agileml.data import REGISTRY, data_home
+    if any((data_home() / s.path).is_file() for s in REGISTRY[name].sources): return
+    msg = f"dataset {name!r} not found under AGILEML_DATA_HOME={os.environ.get('AGILEML_DATA_HOME')!r}"
+    if os.environ.get("CI"): pytest.fail(msg + " (CI must point AGILEML_DATA_HOME at ../shared/data)")
+    pytest.skip(msg)

@@ -1,0 +1,33 @@
+"Every experiment notebook runs with its small CI parameters, through agileml and through plain papermill."
+import json, subprocess, sys
+from pathlib import Path
+import pytest
+import yaml
+from conftest import ROOT, agileml, runs
+
+EXPERIMENTS = sorted((ROOT / "nbs" / "experiments").glob("*.ipynb"))
+
+
+def test_there_are_experiments():
+    assert [p.stem for p in EXPERIMENTS][:1] == ["train"]
+
+
+@pytest.mark.parametrize("nb", EXPERIMENTS, ids=lambda p: p.stem)
+def test_experiment_smoke_run(nb, store):
+    smoke = nb.with_suffix(".smoke.yaml")
+    assert smoke.is_file(), f"{nb.name} has no small CI parameters next to it ({smoke.name})"
+    result = json.loads(agileml("train", "--notebook", str(nb), "--params-file", str(smoke), "--json", check=0).stdout)
+    assert result["status"] == "FINISHED"
+    assert runs(store)[0].data.params["features"] == yaml.safe_load(smoke.read_text())["features"]
+
+
+def test_train_notebook_runs_with_plain_papermill(store, tmp_path):
+    "No agileml in between: papermill alone, as CI or a colleague would run it; the notebook records its own run."
+    nb = ROOT / "nbs/experiments/train.ipynb"
+    out = subprocess.run([str(Path(sys.executable).parent / "papermill"), str(nb), str(tmp_path / "out.ipynb"),
+                          "-f", str(nb.with_suffix(".smoke.yaml")), "-p", "seed", "3", "--cwd", str(nb.parent)],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (run,) = runs(store)
+    assert run.info.status == "FINISHED" and run.data.params["seed"] == "3"
+    assert "agileml.model_sha256" in run.data.tags

@@ -1,0 +1,108 @@
+"`agileml train`: parameters checked before any kernel starts, runs executed by papermill and recorded in MLflow."
+import json, subprocess, sys
+from pathlib import Path
+import nbformat
+import pytest
+from mlflow.tracking import MlflowClient
+from conftest import ROOT, agileml, require_dataset, runs, train_json
+from agileml.data import load_registry
+
+SCORES = ("accuracy", "macro_f1", "mcc")
+
+
+def test_misspelt_parameter_is_refused_before_any_run(store):
+    out = agileml("train", "-p", "lerning_rate=0.1", check=2)
+    assert "unknown parameter 'lerning_rate' (did you mean 'w2v_learning_rate'?)" in out.stderr
+    assert "Valid parameters: dataset, text_column" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert runs(store) == []          # nothing half-written: no run, not even a store
+
+
+def test_ill_typed_and_out_of_range_values_are_refused_together(store):
+    out = agileml("train", "-p", "test_size=abc", "-p", "ngram_max=9", "-p", "model=bert", check=2)
+    assert "test_size='abc' is not a valid float" in out.stderr
+    assert "ngram_max=9 is out of range" in out.stderr
+    assert "model='bert' is not one of: logreg, linear_svc, sgd, nb" in out.stderr
+    assert runs(store) == []
+
+
+def test_params_lists_every_parameter_with_type_default_and_help():
+    rows = {r["name"]: r for r in json.loads(agileml("params", "--json", check=0).stdout)}
+    assert rows["test_size"] == dict(name="test_size", type="float", default="0.2", accepted="> 0.0, <= 1.0",
+                                     help="held-out share when the dataset has no published split")
+    assert rows["features"]["accepted"] == "tfidf | bow | word2vec | tfidf+word2vec"
+    assert "run_id" in rows
+    assert "w2v_pooling" in agileml("params", check=0).stdout
+
+
+def test_default_run_works_offline_and_records_everything(store):
+    "What `make run` does: the offline default dataset, recorded with notebook, model and provenance."
+    result = train_json()
+    assert result["status"] == "FINISHED"
+    run = MlflowClient(store).get_run(result["run_id"])
+    ds = load_registry("pang_lee_polarity")
+    assert run.data.params["dataset"] == "pang_lee_polarity"
+    assert run.data.tags["agileml.data_fingerprint"] == ds.fingerprint
+    assert len(run.data.tags["agileml.git_commit"]) == 40 and run.data.tags["agileml.git_dirty"] in ("true", "false")
+    assert run.data.tags["agileml.notebook_sha256"] == __import__("hashlib").sha256(
+        (ROOT / "nbs/experiments/train.ipynb").read_bytes()).hexdigest()
+    for pkg in ("python", "scikit-learn", "gensim", "mlflow", "papermill"):
+        assert run.data.tags[f"agileml.version.{pkg}"]
+    for m in SCORES: assert 0 <= abs(result["metrics"][m]) <= 1
+    files = {f.path for d in ("notebook", "model", "evaluation")
+             for f in MlflowClient(store).list_artifacts(result["run_id"], d)}
+    assert {"notebook/train.ipynb", "notebook/train.html", "model/model.skops", "model/MLmodel",
+            "evaluation/confusion_matrix.png", "evaluation/per_class_report.json"} <= files
+    executed = nbformat.read(result["notebook"], as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+
+
+def test_a_failing_notebook_is_recorded_failed_with_its_notebook_and_no_model(store, tmp_path):
+    one_class = tmp_path / "one_class.csv"
+    one_class.write_text("text,label\nhello there,ham\nsee you soon,ham\n")
+    out = agileml("train", "-p", f"dataset={one_class}", "--json", check=1)
+    result = json.loads(out.stdout)
+    assert result["status"] == "FAILED"
+    assert "DataError" in result["error"] and "at least two classes" in result["error"]
+    run = MlflowClient(store).get_run(result["run_id"])
+    assert run.info.status == "FAILED" and "agileml.model_sha256" not in run.data.tags
+    assert MlflowClient(store).list_artifacts(result["run_id"], "model") == []
+    executed = nbformat.read(result["notebook"], as_version=4)
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert errors and errors[0].ename == "DataError"
+
+
+@pytest.fixture(scope="module")
+def sms_tfidf_runs(tmp_path_factory):
+    "Two identical tf-idf + linear SVM runs on the SMS Spam Collection."
+    require_dataset("sms_spam")
+    uri = f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlruns.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        return uri, [train_json("dataset=sms_spam", "features=tfidf", "model=linear_svc") for _ in range(2)]
+
+
+def test_sms_spam_tfidf_linear_svc_reaches_the_floor(sms_tfidf_runs):
+    uri, (result, _) = sms_tfidf_runs
+    assert result["metrics"]["accuracy"] >= 0.985, result["metrics"]
+    run = MlflowClient(uri).get_run(result["run_id"])
+    assert run.data.tags["agileml.data_split"] == "seeded"
+    assert run.data.tags["agileml.data_fingerprint"] == load_registry("sms_spam").fingerprint
+    assert {f.path for f in MlflowClient(uri).list_artifacts(result["run_id"], "model")} >= {"model/model.skops"}
+
+
+def test_the_same_tfidf_run_twice_gives_identical_metrics(sms_tfidf_runs):
+    _, (a, b) = sms_tfidf_runs
+    assert a["run_id"] != b["run_id"]
+    assert {m: a["metrics"][m] for m in SCORES} == {m: b["metrics"][m] for m in SCORES}
+
+
+def test_word2vec_runs_are_recorded_and_repeatable(store):
+    require_dataset("sms_spam")
+    first, second = (train_json("dataset=sms_spam", "features=word2vec", "model=linear_svc") for _ in range(2))
+    assert {m: first["metrics"][m] for m in SCORES} == {m: second["metrics"][m] for m in SCORES}
+    assert first["metrics"]["accuracy"] > 0.9
+    both = train_json("dataset=sms_spam", "features=tfidf+word2vec", "model=linear_svc")
+    recorded = {r.info.run_id: r for r in runs(store)}
+    assert recorded[both["run_id"]].data.params["features"] == "tfidf+word2vec"
+    assert all(r.info.status == "FINISHED" for r in recorded.values()) and len(recorded) == 3
