@@ -35,7 +35,7 @@ test: check-notebooks  ## every check: clean/sync, nbdev_test, pytest (incl. pap
 	$(BIN)/python -m pytest -q tests
 
 lab: $(INSTALLED)  ## JupyterLab on nbs/
-	$(BIN)/jupyter lab --notebook-dir=nbs
+	$(BIN)/jupyter lab --notebook-dir=nbs --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: $(INSTALLED)  ## benchmarks on the shared datasets (writes benchmarks/results/)
 	$(BIN)/python benchmarks/sms_spam_cv.py
