@@ -10,7 +10,7 @@ ifneq ($(wildcard $(DATA_HOME)),)
 export AGILEML_DATA_HOME ?= $(DATA_HOME)
 endif
 
-.PHONY: setup run test check-notebooks lab bench constraints clean
+.PHONY: setup run test check-notebooks lab ui bench constraints clean
 
 $(INSTALLED): settings.ini setup.py constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,10 +32,13 @@ check-notebooks: $(INSTALLED)  ## notebooks clean (nbdev_clean) and library in s
 
 test: check-notebooks  ## every check: clean/sync, nbdev_test, pytest (incl. papermill smoke runs)
 	$(BIN)/nbdev_test --n_workers 2
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
 lab: $(INSTALLED)  ## JupyterLab on nbs/
 	$(BIN)/jupyter lab --notebook-dir=nbs --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
+
+ui: $(INSTALLED)  ## MLflow's UI on http://127.0.0.1:5000 over the project's store (or MLFLOW_TRACKING_URI)
+	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns.db}" --host 127.0.0.1 --port $${PORT:-5000}
 
 bench: $(INSTALLED)  ## benchmarks on the shared datasets (writes benchmarks/results/)
 	$(BIN)/python benchmarks/sms_spam_cv.py

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_cli.ipynb
 from __future__ import annotations
-import functools, json, sys
+import functools, json, os, sys
 from typing import List, Optional
 import typer
 from .config import UserError, field_help, parse_param_strings
@@ -95,7 +95,10 @@ def runs(ctx: typer.Context,
     rows = list_runs(dataset, status, sort, limit)
     shown = [{**r, "run": r["run_id"][:8], "champion": "*" if r["champion"] else ""} for r in rows]
     cols = ["run", "start", "status", "dataset", "features", "model", "accuracy", "macro_f1", "mcc", "champion"]
-    _emit(rows, as_json, _table(shown, cols) if rows else "no runs match")
+    if not rows:
+        typer.echo("no runs match" if dataset or status else "no runs recorded yet in this tracking store", err=True)
+        raise typer.Exit(1)
+    _emit(rows, as_json, _table(shown, cols))
 
 # %% ../nbs/07_cli.ipynb
 @runs_app.command("show")
@@ -177,6 +180,5 @@ def champion(as_json: bool = typer.Option(False, "--json", help="print as JSON")
 # %% ../nbs/07_cli.ipynb
 def main():
     "Entry point of the `agileml` console script."
-    import logging
-    logging.getLogger("mlflow").setLevel(logging.WARNING)   # keep MLflow's set-up chatter off the terminal
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")   # keep MLflow's set-up chatter off the terminal
     app()

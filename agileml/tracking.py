@@ -20,7 +20,7 @@ __all__ = ['EXPERIMENT', 'MODEL_DIR', 'NOTEBOOK_DIR', 'KEY_PACKAGES', 'TRUSTED_T
            'MODEL_NAME', 'CHAMPION', 'tracking_uri', 'experiment_id', 'code_version', 'package_versions',
            'provenance_tags', 'TrainingRun', 'log_model', 'ModelError', 'load_model', 'client', 'get_run',
            'champion_version', 'list_runs', 'artifact_path', 'describe_run', 'compare_runs', 'PromotionRefused',
-           'verify_model_file', 'gate_failures', 'promote', 'rollback', 'champion_info']
+           'verify_model_file', 'integrity_failures', 'comparison_failures', 'promote', 'rollback', 'champion_info']
 
 # %% ../nbs/05_tracking.ipynb
 EXPERIMENT = "agileml"
@@ -260,24 +260,27 @@ def _local_artifact(run, path: str) -> Path:
     return Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=path, tracking_uri=tracking_uri()))
 
 # %% ../nbs/05_tracking.ipynb
-def gate_failures(run, champ_run, metric: str = "macro_f1", min_gain: float = 0.0) -> list[str]:
-    "Every gate condition `run` fails against the champion's run (None when there is no champion)."
-    fails = []
-    if run.info.status != "FINISHED": fails.append(f"run {run.info.run_id} is {run.info.status}, not FINISHED")
+def integrity_failures(run) -> list[str]:
+    "What makes a run's model unusable: it did not finish, or its file changed since it was logged. Never skipped."
+    fails = [] if run.info.status == "FINISHED" else [f"run {run.info.run_id} is {run.info.status}, not FINISHED"]
     try: verify_model_file(run)
     except ModelError as e: fails.append(str(e))
-    if champ_run is None: return fails
+    return fails
+
+def comparison_failures(run, champ_run, metric: str = "macro_f1", min_gain: float = 0.0) -> list[str]:
+    "Where `run` does not beat the champion's run fairly: other data, other test rows, or too small a gain."
+    if champ_run is None: return []
     t, ct = run.data.tags, champ_run.data.tags
     if t.get("agileml.data_fingerprint") != ct.get("agileml.data_fingerprint"):
-        fails.append(f"it was evaluated on data {t.get('agileml.data_fingerprint', '?')[:12]} ({t.get('agileml.dataset')}), "
-                     f"the champion on {ct.get('agileml.data_fingerprint', '?')[:12]} ({ct.get('agileml.dataset')})")
-    elif t.get("agileml.test_fingerprint") != ct.get("agileml.test_fingerprint"):
-        fails.append("it was tested on other rows than the champion (different test split: check seed and test_size)")
+        return [f"it was evaluated on data {t.get('agileml.data_fingerprint', '?')[:12]} ({t.get('agileml.dataset')}), "
+                f"the champion on {ct.get('agileml.data_fingerprint', '?')[:12]} ({ct.get('agileml.dataset')})"]
+    if t.get("agileml.test_fingerprint") != ct.get("agileml.test_fingerprint"):
+        return ["it was tested on other rows than the champion (a different test split: check seed and test_size)"]
     new, old = run.data.metrics.get(metric), champ_run.data.metrics.get(metric)
-    if new is None or old is None: fails.append(f"{metric} is missing: run has {new}, champion has {old}")
-    elif new < old + min_gain:
-        fails.append(f"{metric} {new:.4f} does not beat the champion's {old:.4f} by at least {min_gain} (gain {new - old:+.4f})")
-    return fails
+    if new is None or old is None: return [f"{metric} is missing: the run has {new}, the champion {old}"]
+    if new < old + min_gain:
+        return [f"{metric} {new:.4f} does not beat the champion's {old:.4f} by at least {min_gain} (gain {new - old:+.4f})"]
+    return []
 
 # %% ../nbs/05_tracking.ipynb
 def _register(c: MlflowClient, run, tags: dict) -> str:
@@ -295,7 +298,9 @@ def promote(run_id: str, metric: str = "macro_f1", min_gain: float = 0.0, force:
     c = client()
     run, champ = get_run(run_id, c), champion_version(c)
     if champ and champ.run_id == run.info.run_id: raise UserError(f"run {run.info.run_id} is the champion already (version {champ.version})")
-    fails = gate_failures(run, c.get_run(champ.run_id) if champ else None, metric, min_gain)
+    broken = integrity_failures(run)
+    if broken: raise PromotionRefused(f"run {run.info.run_id} cannot be promoted, even with --force: " + "; ".join(broken))
+    fails = comparison_failures(run, c.get_run(champ.run_id) if champ else None, metric, min_gain)
     if fails and not force:
         raise PromotionRefused(f"run {run.info.run_id} was not promoted: " + "; ".join(fails))
     how = f"forced: {reason}" + (f" (skipped: {'; '.join(fails)})" if fails else "") if force else \

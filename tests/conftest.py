@@ -44,3 +44,15 @@ def require_dataset(name):
     msg = f"dataset {name!r} not found under AGILEML_DATA_HOME={os.environ.get('AGILEML_DATA_HOME')!r}"
     if os.environ.get("CI"): pytest.fail(msg + " (CI must point AGILEML_DATA_HOME at ../shared/data)")
     pytest.skip(msg)
+
+
+def cli(*args, check=None):
+    "The agileml command run in this process (no start-up cost); same exit codes and output as the real one."
+    from types import SimpleNamespace
+    from typer.testing import CliRunner
+    from agileml.cli import app
+    r = CliRunner().invoke(app, list(args))
+    if r.exception is not None and not isinstance(r.exception, SystemExit): raise r.exception
+    if check is not None:
+        assert r.exit_code == check, f"exit {r.exit_code}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+    return SimpleNamespace(stdout=r.stdout, stderr=r.stderr, returncode=r.exit_code)

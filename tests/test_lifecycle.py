@@ -1,0 +1,158 @@
+"Run lifecycle against a real MLflow store: list, show, compare, reproduce, promote through the gate, roll back."
+import json, os, signal, subprocess, time
+from pathlib import Path
+import pytest
+from mlflow.tracking import MlflowClient
+from conftest import AGILEML, ROOT, cli, require_dataset, runs, train_json
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    "A store with three finished runs on the offline dataset: tf-idf, word2vec, and tf-idf on another split."
+    uri = f"sqlite:///{tmp_path_factory.mktemp('lab') / 'mlruns.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        made = dict(tfidf=train_json(), w2v=train_json("features=word2vec", "w2v_dim=16", "w2v_min_count=1"),
+                    other_split=train_json("seed=7"))
+    return uri, {k: v["run_id"] for k, v in made.items()}
+
+
+@pytest.fixture
+def in_lab(lab, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", lab[0])
+    return lab[1]
+
+
+def cli_json(*args, check=0):
+    return json.loads(cli(*args, "--json", check=check).stdout)
+
+
+def test_runs_lists_filters_and_sorts(in_lab):
+    rows = cli_json("runs")
+    assert {r["run_id"] for r in rows} == set(in_lab.values())
+    assert all(r["status"] == "FINISHED" and r["dataset"] == "pang_lee_polarity" for r in rows)
+    best = cli_json("runs", "--sort", "macro_f1")
+    assert [r["macro_f1"] for r in best] == sorted((r["macro_f1"] for r in rows), reverse=True)
+    assert len(cli_json("runs", "--limit", "1")) == 1
+    assert "no runs match" in cli("runs", "--status", "FAILED", check=1).stderr
+    assert "status 'DONE' is not one of" in cli("runs", "--status", "DONE", check=2).stderr
+    assert "cannot sort by 'speed'" in cli("runs", "--sort", "speed", check=2).stderr
+    table = cli("runs", check=0).stdout
+    assert in_lab["tfidf"][:8] in table and "macro_f1" in table
+
+
+def test_runs_show_says_where_notebook_and_model_are(in_lab):
+    d = cli_json("runs", "show", in_lab["w2v"][:10])
+    assert d["run_id"] == in_lab["w2v"] and d["params"]["features"] == "word2vec"
+    assert Path(d["executed_notebook"]).is_file() and Path(d["notebook_html"]).is_file()
+    assert (Path(d["model"]) / "model.skops").is_file()
+    assert "no run 'feedface'" in cli("runs", "show", "feedface", check=2).stderr
+
+
+def test_runs_compare_names_what_differs(in_lab):
+    d = cli_json("runs", "compare", in_lab["tfidf"], in_lab["w2v"])
+    assert d["params"]["features"] == ["tfidf", "word2vec"]
+    assert d["metrics"]["accuracy"]["delta"] == pytest.approx(d["metrics"]["accuracy"]["b"] - d["metrics"]["accuracy"]["a"])
+    assert d["same_data"] and d["same_test_split"] and d["same_commit"] and d["same_packages"]
+    assert not cli_json("runs", "compare", in_lab["tfidf"], in_lab["other_split"])["same_test_split"]
+
+
+@pytest.mark.parametrize("kind", ["tfidf", "w2v"])
+def test_reproduce_gives_identical_scores(in_lab, kind):
+    d = cli_json("reproduce", in_lab[kind])
+    assert d["identical"] and d["metric_differences"] == {} and d["status"] == "FINISHED"
+    new = MlflowClient(os.environ["MLFLOW_TRACKING_URI"]).get_run(d["reproduction"])
+    assert new.data.tags["agileml.reproduces"] == in_lab[kind]
+
+
+def test_promotion_gate_champion_and_rollback(in_lab):
+    assert "no champion yet" in cli("champion", check=2).stderr
+    assert "no champion to roll back" in cli("rollback", check=2).stderr
+    first = cli_json("promote", in_lab["tfidf"])
+    assert first["version"] == "1" and first["previous"] is None
+    refused = cli("promote", in_lab["other_split"], check=1).stderr
+    assert "tested on other rows than the champion" in refused
+    refused = cli("promote", in_lab["w2v"], "--min-gain", "1.0", check=1).stderr
+    assert "does not beat the champion's" in refused and "by at least 1.0" in refused
+    assert "--force needs --reason" in cli("promote", in_lab["w2v"], "--force", check=2).stderr
+    forced = cli_json("promote", in_lab["w2v"], "--force", "--reason", "word2vec for the demo", "--min-gain", "1.0")
+    assert forced["previous"] == "1" and forced["promotion"].startswith("forced: word2vec for the demo")
+    champ = cli_json("champion")
+    assert champ["run_id"] == in_lab["w2v"] and champ["version"] == "2"
+    assert Path(champ["executed_notebook"]).is_file() and len(champ["git_commit"]) == 40
+    assert [r["champion"] for r in cli_json("runs") if r["run_id"] == in_lab["w2v"]] == [True]
+    back = cli_json("rollback")
+    assert (back["version"], back["replaced"], back["run_id"]) == ("1", "2", in_lab["tfidf"])
+    assert cli_json("champion")["run_id"] == in_lab["tfidf"]
+    assert "nothing to roll back to" in cli("rollback", check=2).stderr
+
+
+def test_a_run_on_other_data_is_refused(in_lab):
+    require_dataset("sms_spam")
+    if cli_json("runs") and not any(r["champion"] for r in cli_json("runs")): cli_json("promote", in_lab["tfidf"])
+    sms = train_json("dataset=sms_spam")
+    refused = cli("promote", sms["run_id"], check=1).stderr
+    assert "evaluated on data" in refused and "(sms_spam)" in refused and "(pang_lee_polarity)" in refused
+
+
+def test_a_tampered_model_is_refused_by_promote_and_load_and_nothing_else_changes(in_lab):
+    from agileml.tracking import ModelError, load_model
+    model_file = Path(cli_json("runs", "show", in_lab["other_split"])["model"]) / "model.skops"
+    with open(model_file, "ab") as f: f.write(b"tampered")
+    before = cli("champion", "--json").stdout
+    refused = cli("promote", in_lab["other_split"], "--force", "--reason", "try anyway", check=1).stderr
+    assert "cannot be promoted, even with --force" in refused and "altered afterwards" in refused
+    with pytest.raises(ModelError, match="altered afterwards"):
+        load_model(in_lab["other_split"])
+    assert cli("champion", "--json").stdout == before
+    assert load_model(in_lab["tfidf"]).predict(["a gorgeous, moving film"])[0] in ("pos", "neg")
+
+
+def test_four_trainings_at_once_on_a_fresh_sqlite_store(store):
+    procs = [subprocess.Popen([AGILEML, "train", "-p", f"seed={i}", "--json"], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(4)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [e[-2000:] for _, e in outs]
+    assert "locked" not in "".join(e for _, e in outs)
+    listed = runs(store)
+    assert len(listed) == 4 and {r.info.status for r in listed} == {"FINISHED"}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_run_ends_killed_with_its_partial_notebook(store, sig):
+    proc = subprocess.Popen([AGILEML, "train", "-p", "features=word2vec", "-p", "w2v_epochs=1000", "-p", "w2v_min_count=1",
+                             "--json"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(r.data.params for r in runs(store)):  # the kernel has started logging
+        time.sleep(0.5)
+    time.sleep(2)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    (run,) = runs(store)
+    assert run.info.status == "KILLED" and json.loads(out)["status"] == "KILLED"
+    assert "agileml.model_sha256" not in run.data.tags
+    assert {f.path for f in MlflowClient(store).list_artifacts(run.info.run_id, "notebook")} >= {"notebook/train.ipynb"}
+
+
+def test_make_ui_serves_the_store_on_loopback(lab):
+    "MLflow's own UI and API over the same store, as `make ui` starts it; the test stops it."
+    import socket, urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": lab[0], "PORT": str(port)}
+    ui = subprocess.Popen(["make", "--no-print-directory", "ui"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        body, deadline = None, time.time() + 120
+        while body is None and time.time() < deadline:
+            try:
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search",
+                                             data=b'{"max_results": 10}', headers={"Content-Type": "application/json"})
+                body = json.load(urllib.request.urlopen(req, timeout=5))
+            except OSError: time.sleep(1)
+        assert body is not None, "the UI did not answer within 120 s"
+        assert "agileml" in [e["name"] for e in body["experiments"]]
+    finally:
+        os.killpg(ui.pid, signal.SIGTERM)
+        ui.wait(timeout=60)
