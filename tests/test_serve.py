@@ -1,0 +1,169 @@
+"The production service under uvicorn on loopback: predictions, explanations, bad input, fuzzing, hot reload."
+import json, os, signal, socket, subprocess, threading, time
+from pathlib import Path
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from conftest import AGILEML, ROOT, cli, train_json
+
+LIMITS = ["--max-texts", "5", "--max-chars", "200", "--reload-seconds", "1"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+
+
+def start_server(*args, env=None):
+    "`agileml serve` on a free loopback port; (process, base URL) once it is ready."
+    port = free_port()
+    proc = subprocess.Popen([AGILEML, "serve", "--port", str(port), *args], cwd=ROOT, env=env or os.environ.copy(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    url, deadline = f"http://127.0.0.1:{port}", time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"{url}/ready", timeout=2).status_code == 200: return proc, url
+        except httpx.HTTPError: pass
+        time.sleep(0.3)
+    stop(proc)
+    raise AssertionError(f"server did not become ready: {proc.stderr.read()[-2000:] if proc.stderr else ''}")
+
+
+def stop(proc):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try: proc.wait(timeout=30)
+        except subprocess.TimeoutExpired: os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    "A store whose champion is a tf-idf model, two more runs to promote later, and the service over it."
+    uri = f"sqlite:///{tmp_path_factory.mktemp('serve') / 'mlruns.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        runs = dict(tfidf=train_json("model=linear_svc"), logreg=train_json("model=logreg"),
+                    w2v=train_json("features=word2vec", "w2v_dim=16", "w2v_min_count=1"))
+        cli("promote", runs["tfidf"]["run_id"], check=0)
+        proc, url = start_server(*LIMITS)
+        try: yield dict(uri=uri, url=url, runs={k: v["run_id"] for k, v in runs.items()})
+        finally: stop(proc)
+
+
+def post(url, path, **kw):
+    return httpx.post(f"{url}{path}", timeout=30, **kw)
+
+
+def test_predict_scores_every_text_with_every_class(service):
+    r = post(service["url"], "/v1/predict", json={"texts": ["a dull, tedious film", "a gorgeous and moving film"]})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["model"] == {"run_id": service["runs"]["tfidf"], "version": "1"}
+    assert len(body["predictions"]) == 2            # one per text, never one per request
+    for p in body["predictions"]:
+        assert set(p["scores"]) == {"neg", "pos"} and p["label"] == max(p["scores"], key=p["scores"].get)
+    assert body["score_type"] == "decision_function"
+
+
+def test_explain_names_the_words_behind_each_label(service):
+    r = post(service["url"], "/v1/explain", json={"texts": ["a dull, tedious and silly film"]})
+    (e,) = r.json()["explanations"]
+    assert r.status_code == 200 and e["label"] == "neg"
+    assert e["towards"] and all(t["weight"] > 0 for t in e["towards"])
+    assert all(t["weight"] < 0 for t in e["against"])
+
+
+def test_health_ready_model_and_docs(service):
+    url = service["url"]
+    assert httpx.get(f"{url}/health").json() == {"status": "ok"}
+    assert httpx.get(f"{url}/ready").json()["status"] == "ready"
+    m = httpx.get(f"{url}/v1/model").json()
+    assert m["run_id"] == service["runs"]["tfidf"] and m["dataset"] == "pang_lee_polarity"
+    assert len(m["data_fingerprint"]) == 64 and set(m["metrics"]) == {"accuracy", "macro_f1", "mcc"} and m["trained_at"]
+    assert httpx.get(f"{url}/docs").status_code == 200
+    assert "/v1/predict" in httpx.get(f"{url}/openapi.json").json()["paths"]
+
+
+BAD = [
+    ("empty list", dict(json={"texts": []}), 422, "texts is empty: send 1 to 5 texts"),
+    ("blank text", dict(json={"texts": ["ok", "   "]}), 422, "texts[1] is only whitespace"),
+    ("empty text", dict(json={"texts": [""]}), 422, "texts[0] is empty"),
+    ("long text", dict(json={"texts": ["x" * 201]}), 422, "texts[0] is longer than 200 characters"),
+    ("too many", dict(json={"texts": ["a"] * 6}), 422, "more than 5 texts: send at most 5"),
+    ("not strings", dict(json={"texts": ["a", 7, None]}), 422, "texts[1] must be a string"),
+    ("not a list", dict(json={"texts": "hello"}), 422, "texts must be a list of strings"),
+    ("no texts", dict(json={"text": ["hello"]}), 422, "texts is missing"),
+    ("malformed JSON", dict(content=b'{"texts": [', headers={"content-type": "application/json"}), 400, "not valid JSON"),
+    ("wrong content type", dict(content=b"texts=hello", headers={"content-type": "application/x-www-form-urlencoded"}),
+     415, "send application/json"),
+    ("huge body", dict(content=b'{"texts": ["' + b"x" * 5_000_000 + b'"]}', headers={"content-type": "application/json"}),
+     413, "larger than 4000000 bytes"),
+]
+
+
+@pytest.mark.parametrize("path", ["/v1/predict", "/v1/explain"])
+@pytest.mark.parametrize("case,kw,status,message", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_gets_a_4xx_that_says_what_is_accepted(service, path, case, kw, status, message):
+    r = post(service["url"], path, **kw)
+    assert r.status_code == status, r.text
+    assert message in r.json()["detail"]
+    assert httpx.get(f"{service['url']}/health").status_code == 200
+
+
+def test_fuzzing_from_the_openapi_schema_finds_no_server_error(service):
+    "Schemathesis generates valid and invalid requests from the service's own OpenAPI schema (40 per operation)."
+    from hypothesis import given
+    schema = schemathesis.openapi.from_url(f"{service['url']}/openapi.json")
+    operations = [op.ok() for op in schema.get_all_operations()]
+    assert {o.path for o in operations} >= {"/v1/predict", "/v1/explain", "/v1/model", "/health", "/ready"}
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def check(case):
+            case.call_and_validate(timeout=30)
+        check()
+    assert httpx.get(f"{service['url']}/health").status_code == 200
+
+
+def test_a_new_champion_is_picked_up_without_restart_or_failed_requests(service):
+    url, stop_flag, statuses = service["url"], threading.Event(), []
+    def hammer():
+        with httpx.Client(timeout=30) as c:
+            while not stop_flag.is_set():
+                statuses.append(c.post(f"{url}/v1/predict", json={"texts": ["a moving film"]}).status_code)
+    workers = [threading.Thread(target=hammer) for _ in range(4)]
+    for w in workers: w.start()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("MLFLOW_TRACKING_URI", service["uri"])
+            cli("promote", service["runs"]["w2v"], "--force", "--reason", "hot reload test", check=0)
+        deadline = time.time() + 60
+        while time.time() < deadline and httpx.get(f"{url}/v1/model").json()["run_id"] != service["runs"]["w2v"]:
+            time.sleep(0.2)
+        time.sleep(1)
+    finally:
+        stop_flag.set()
+        for w in workers: w.join()
+    assert httpx.get(f"{url}/v1/model").json()["version"] == "2"
+    assert statuses and set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
+    assert post(url, "/v1/predict", json={"texts": ["x y"]}).json()["model"]["run_id"] == service["runs"]["w2v"]
+
+
+def test_predict_command_scores_a_file(service, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", service["uri"])
+    src = tmp_path / "reviews.csv"
+    src.write_text('id,text\n1,"a dull, tedious film"\n2,a gorgeous and moving film\n3,an ordinary film\n')
+    out = tmp_path / "scored.jsonl"
+    cli("predict", str(src), "-o", str(out), "--model", service["runs"]["logreg"], "--batch-size", "2", check=0)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["1", "2", "3"]        # input columns pass through unchanged
+    for r in rows: assert r["label"] in ("neg", "pos") and abs(r["score_neg"] + r["score_pos"] - 1) < 1e-5
+    assert "has no column 'body'" in cli("predict", str(src), "--text-column", "body", check=2).stderr
+
+
+def test_serve_refuses_what_it_cannot_serve(store):
+    out = subprocess.run([AGILEML, "serve", "--port", str(free_port())], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 2 and "there is no champion to serve" in out.stderr
+    out = subprocess.run([AGILEML, "serve", "--model", "/nonexistent/model"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 2 and "no run '/nonexistent/model'" in out.stderr
