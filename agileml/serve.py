@@ -4,24 +4,24 @@
 
 # %% auto #0
 __all__ = ['WHITESPACE', 'NOT_BLANK', 'ERRORS', 'ServeSettings', 'ServedModel', 'load_served', 'score', 'Coalescer',
-           'ModelHolder', 'create_app', 'write_table', 'predict_file']
+           'ModelHolder', 'BodyLimits', 'create_app', 'write_table', 'predict_file']
 
-# %% ../nbs/09_serve.ipynb #0da82987
-import asyncio, os, time
+# %% ../nbs/09_serve.ipynb #f2fcce4b
+import asyncio, gc, os, time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Annotated
 import numpy as np
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints, create_model
 from .config import UserError
 from .explain import explain
 
-# %% ../nbs/09_serve.ipynb #d40c91a3
+# %% ../nbs/09_serve.ipynb #5318d5a8
 @dataclass(frozen=True)
 class ServeSettings:
     "What the service serves, and the limits of what it accepts."
@@ -42,7 +42,7 @@ class ServeSettings:
     def to_env(self) -> dict[str, str]:
         return {f"AGILEML_SERVE_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
 
-# %% ../nbs/09_serve.ipynb #ba97c2ff
+# %% ../nbs/09_serve.ipynb #22edf3e8
 @dataclass
 class ServedModel:
     "A loaded pipeline and what the service says about it."
@@ -81,7 +81,7 @@ def load_served(spec: str = "champion") -> ServedModel:
         return ServedModel(skops.io.load(path / MODEL_FILE, trusted=TRUSTED_TYPES), info=dict(source=str(path)))
     return _from_run(spec)
 
-# %% ../nbs/09_serve.ipynb #e9db0a16
+# %% ../nbs/09_serve.ipynb #0c732e3c
 def score(model: ServedModel, texts: list[str]) -> list[dict]:
     "Label and per-class scores for each text, from one call into the pipeline."
     p = model.pipeline
@@ -92,7 +92,7 @@ def score(model: ServedModel, texts: list[str]) -> list[dict]:
     return [dict(label=classes[int(np.argmax(row))], scores={c: round(float(v), 6) for c, v in zip(classes, row)})
             for row in s]
 
-# %% ../nbs/09_serve.ipynb #886e8a25
+# %% ../nbs/09_serve.ipynb #b74e2676
 class Coalescer:
     "Scores texts from concurrent requests in shared calls, on one worker thread."
     def __init__(self, holder):
@@ -127,7 +127,7 @@ class Coalescer:
             for ts, fut in batch:
                 fut.set_result((model, scores[start:start + len(ts)])); start += len(ts)
 
-# %% ../nbs/09_serve.ipynb #da2bd525
+# %% ../nbs/09_serve.ipynb #10cd4acb
 class ModelHolder:
     "The model currently served, and the loop that replaces it when the champion moves."
     def __init__(self, settings: ServeSettings):
@@ -139,18 +139,20 @@ class ModelHolder:
 
     async def watch(self):
         "Reload when alias `champion` points at another version."
-        from agileml.tracking import champion_version
-        loop = asyncio.get_running_loop()
+        from agileml.tracking import champion_version, client
+        loop, store = asyncio.get_running_loop(), None
         while True:
             await asyncio.sleep(self.settings.reload_seconds)
             try:
-                champ = await loop.run_in_executor(None, champion_version)
+                store = store or await loop.run_in_executor(None, client)    # one connection to the store, reused
+                champ = await loop.run_in_executor(None, champion_version, store)
                 if champ and (self.model is None or str(champ.version) != self.model.version):
                     self.model = await loop.run_in_executor(None, _from_run, champ.run_id, str(champ.version))
+                    gc.collect(); gc.freeze()
             except Exception as e:             # keep serving the model we have; say why on /ready
                 self.error = f"could not load the new champion: {e}"
 
-# %% ../nbs/09_serve.ipynb #2a5581e8
+# %% ../nbs/09_serve.ipynb #dce651a1
 # A text must hold a character outside this class. The class is spelt out, not `\S`, because "whitespace"
 # differs between Python's, Rust's (pydantic) and JavaScript's (the OpenAPI client's) regular expressions;
 # this way every one of them draws the line in the same place.
@@ -179,24 +181,37 @@ def _message(err: dict, s: ServeSettings) -> str:
                 "string_too_long": f"{where} is longer than {s.max_chars} characters"}
     return accepted.get(err["type"], f"{where}: {err['msg']}")
 
-# %% ../nbs/09_serve.ipynb #39372eb6
+# %% ../nbs/09_serve.ipynb #0dbd5794
 def _refuse(status: int, detail: str) -> JSONResponse: return JSONResponse({"detail": detail}, status_code=status)
 
+class BodyLimits:
+    "ASGI middleware: POST bodies must be JSON and at most `max_bytes`, checked before anything reads them."
+    def __init__(self, app, max_bytes: int): self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST": return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower().decode("latin-1")
+        if ctype != "application/json":
+            return await _refuse(415, f"Content-Type {ctype or '(none)'} is not accepted: send application/json")(scope, receive, send)
+        length = headers.get(b"content-length", b"0")
+        if not length.isdigit() or int(length) > self.max_bytes:
+            return await _refuse(413, self.too_large)(scope, receive, send)
+        seen = 0
+        async def bounded_receive():            # a chunked body carries no length: count as it arrives
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes: raise HTTPException(413, self.too_large)
+            return message
+        await self.app(scope, bounded_receive, send)
+
+    @property
+    def too_large(self): return f"the body is larger than {self.max_bytes} bytes: send fewer or shorter texts"
+
 def _limits(app, s: ServeSettings):
-    "Refuse bodies that are too large or not JSON before anything reads them."
-    @app.middleware("http")
-    async def check_body(request: Request, call_next):
-        if request.method == "POST":
-            ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if ctype != "application/json":
-                return _refuse(415, f"Content-Type {ctype or '(none)'} is not accepted: send application/json")
-            size = request.headers.get("content-length")
-            if size is not None and (not size.isdigit() or int(size) > s.max_body_bytes):
-                return _refuse(413, f"the body is larger than {s.max_body_bytes} bytes: send fewer or shorter texts")
-            body = await request.body()         # also bounds chunked bodies, which carry no length
-            if len(body) > s.max_body_bytes:
-                return _refuse(413, f"the body is larger than {s.max_body_bytes} bytes: send fewer or shorter texts")
-        return await call_next(request)
+    "Refuse bodies that are too large or not JSON, and turn validation errors into sentences."
+    app.add_middleware(BodyLimits, max_bytes=s.max_body_bytes)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -204,7 +219,7 @@ def _limits(app, s: ServeSettings):
         status = 400 if any(e["type"] == "json_invalid" for e in errs) else 422
         return _refuse(status, "; ".join(dict.fromkeys(_message(e, s) for e in errs[:5])))
 
-# %% ../nbs/09_serve.ipynb #837cc8be
+# %% ../nbs/09_serve.ipynb #2e5b01dc
 ERRORS = {400: {"description": "malformed JSON"}, 413: {"description": "body too large"},
           415: {"description": "not JSON"}, 422: {"description": "texts outside the accepted limits"},
           503: {"description": "no model loaded yet"}}
@@ -218,6 +233,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app):
         await asyncio.get_running_loop().run_in_executor(None, holder.load)
+        gc.collect(); gc.freeze()      # the loaded model and libraries never become garbage: keep the collector off them
         coalescer.start()
         watcher = asyncio.create_task(holder.watch()) if s.model == "champion" else None
         yield
@@ -230,7 +246,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     _routes(app, s, holder, coalescer, _request_model(s))
     return app
 
-# %% ../nbs/09_serve.ipynb #9733219f
+# %% ../nbs/09_serve.ipynb #afc2371f
 def _model_ref(m: ServedModel) -> dict: return dict(run_id=m.run_id, version=m.version)
 
 def _routes(app, s: ServeSettings, holder: ModelHolder, coalescer: Coalescer, TextsRequest):
@@ -238,15 +254,15 @@ def _routes(app, s: ServeSettings, holder: ModelHolder, coalescer: Coalescer, Te
     def unavailable(): return _refuse(503, f"no model is loaded: {holder.error or 'still loading'}")
 
     @app.get("/health")
-    def health(): return {"status": "ok"}
+    async def health(): return {"status": "ok"}
 
     @app.get("/ready", responses={503: ERRORS[503]})
-    def ready():
+    async def ready():
         if holder.model is None: return unavailable()
         return {"status": "ready", **_model_ref(holder.model)}
 
     @app.get("/v1/model", responses={503: ERRORS[503]})
-    def model_info():
+    async def model_info():
         m = holder.model
         if m is None: return unavailable()
         return dict(**_model_ref(m), classes=m.classes, score_type=m.score_type, **m.info)
@@ -255,16 +271,17 @@ def _routes(app, s: ServeSettings, holder: ModelHolder, coalescer: Coalescer, Te
     async def predict(body: TextsRequest):
         if holder.model is None: return unavailable()
         model, scores = await coalescer.submit(body.texts)
-        return dict(model=_model_ref(model), score_type=model.score_type, predictions=scores)
+        # returned as a response, so FastAPI does not walk every score through its generic encoder
+        return JSONResponse(dict(model=_model_ref(model), score_type=model.score_type, predictions=scores))
 
     @app.post("/v1/explain", responses={k: v for k, v in ERRORS.items()})
     async def explain_texts(body: TextsRequest):
         model = holder.model
         if model is None: return unavailable()
         out = await asyncio.get_running_loop().run_in_executor(None, explain, model.pipeline, body.texts, s.explain_top)
-        return dict(model=_model_ref(model), explanations=out)
+        return JSONResponse(dict(model=_model_ref(model), explanations=out))
 
-# %% ../nbs/09_serve.ipynb #1cec50e8
+# %% ../nbs/09_serve.ipynb #6b9f7dc8
 def write_table(df, path):
     "Write `df` as CSV, TSV or JSONL by the suffix of `path`; '-' writes CSV to stdout."
     import sys
