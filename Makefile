@@ -10,7 +10,7 @@ ifneq ($(wildcard $(DATA_HOME)),)
 export AGILEML_DATA_HOME ?= $(DATA_HOME)
 endif
 
-.PHONY: setup run test check-notebooks lab ui bench constraints clean
+.PHONY: setup run test check-notebooks lab ui serve bench constraints clean
 
 $(INSTALLED): settings.ini setup.py constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,8 +40,14 @@ lab: $(INSTALLED)  ## JupyterLab on nbs/
 ui: $(INSTALLED)  ## MLflow's UI on http://127.0.0.1:5000 over the project's store (or MLFLOW_TRACKING_URI)
 	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns.db}" --host 127.0.0.1 --port $${PORT:-5000}
 
-bench: $(INSTALLED)  ## benchmarks on the shared datasets (writes benchmarks/results/)
+serve: $(INSTALLED)  ## the prediction service on http://127.0.0.1:8000 over the champion (docs at /docs)
+	$(BIN)/agileml serve
+
+bench: $(INSTALLED)  ## every benchmark in BENCHMARKS.md (serve_load needs wrk: apt-get install wrk)
 	$(BIN)/python benchmarks/sms_spam_cv.py
+	$(BIN)/python benchmarks/cli_validation.py
+	command -v wrk >/dev/null || { echo "benchmarks/serve_load.py needs wrk: apt-get install wrk"; exit 1; }
+	$(BIN)/python benchmarks/serve_load.py
 
 constraints: $(INSTALLED)  ## re-pin the exact versions after changing requirements
 	$(BIN)/python -m pip freeze --exclude-editable | sed '1i # Exact versions seen to resolve together (pip check clean) on Python 3.11; `make` installs with -c constraints.txt.\n# Refresh: make constraints' > constraints.txt
