@@ -1,5 +1,6 @@
 "Shared fixtures: a throwaway MLflow store per test, the agileml command, and the shared datasets."
-import json, os, subprocess, sys
+import json, os, socket, subprocess, sys
+from contextlib import contextmanager
 from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
@@ -14,6 +15,22 @@ def store(tmp_path, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     return uri
+
+
+@contextmanager
+def module_store(tmp_path_factory, name):
+    "A fresh SQLite store for a module-scoped fixture, set as the tracking store while the block runs."
+    uri = f"sqlite:///{tmp_path_factory.mktemp(name) / 'mlruns.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        yield uri
+
+
+def free_port():
+    "A loopback port nobody listens on."
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def runs(uri):

@@ -3,15 +3,13 @@ import json, os, signal, subprocess, time
 from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import AGILEML, ROOT, cli, require_dataset, runs, train_json
+from conftest import AGILEML, ROOT, cli, free_port, module_store, require_dataset, runs, train_json
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     "A store with three finished runs on the offline dataset: tf-idf, word2vec, and tf-idf on another split."
-    uri = f"sqlite:///{tmp_path_factory.mktemp('lab') / 'mlruns.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
+    with module_store(tmp_path_factory, "lab") as uri:
         made = dict(tfidf=train_json(), w2v=train_json("features=word2vec", "w2v_dim=16", "w2v_min_count=1"),
                     other_split=train_json("seed=7"))
     return uri, {k: v["run_id"] for k, v in made.items()}
@@ -137,9 +135,8 @@ def test_an_interrupted_run_ends_killed_with_its_partial_notebook(store, sig):
 
 def test_make_ui_serves_the_store_on_loopback(lab):
     "MLflow's own UI and API over the same store, as `make ui` starts it; the test stops it."
-    import socket, urllib.request
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+    import urllib.request
+    port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": lab[0], "PORT": str(port)}
     ui = subprocess.Popen(["make", "--no-print-directory", "ui"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL, start_new_session=True)

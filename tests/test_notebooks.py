@@ -31,3 +31,14 @@ def test_train_notebook_runs_with_plain_papermill(store, tmp_path):
     (run,) = runs(store)
     assert run.info.status == "FINISHED" and run.data.params["seed"] == "3"
     assert "agileml.model_sha256" in run.data.tags
+
+
+def test_a_plain_papermill_run_that_fails_is_recorded_failed(store, tmp_path):
+    nb = ROOT / "nbs/experiments/train.ipynb"
+    one_class = tmp_path / "one_class.csv"
+    one_class.write_text("text,label\nhello there,ham\nsee you soon,ham\n")
+    out = subprocess.run([str(Path(sys.executable).parent / "papermill"), str(nb), str(tmp_path / "out.ipynb"),
+                          "-p", "dataset", str(one_class), "--cwd", str(nb.parent)], capture_output=True, text=True, timeout=600)
+    assert out.returncode != 0 and "at least two classes" in out.stderr
+    (run,) = runs(store)
+    assert run.info.status == "FAILED" and "agileml.model_sha256" not in run.data.tags

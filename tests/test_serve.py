@@ -1,18 +1,13 @@
 "The production service under uvicorn on loopback: predictions, explanations, bad input, fuzzing, hot reload."
-import json, os, signal, socket, subprocess, threading, time
+import json, os, signal, subprocess, threading, time
 from pathlib import Path
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from conftest import AGILEML, ROOT, cli, train_json
+from conftest import AGILEML, ROOT, cli, free_port, module_store, train_json
 
 LIMITS = ["--max-texts", "5", "--max-chars", "200", "--reload-seconds", "1"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
 
 
 def start_server(*args, env=None):
@@ -40,9 +35,7 @@ def stop(proc):
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
     "A store whose champion is a tf-idf model, two more runs to promote later, and the service over it."
-    uri = f"sqlite:///{tmp_path_factory.mktemp('serve') / 'mlruns.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
+    with module_store(tmp_path_factory, "serve") as uri:
         runs = dict(tfidf=train_json("model=linear_svc"), logreg=train_json("model=logreg"),
                     w2v=train_json("features=word2vec", "w2v_dim=16", "w2v_min_count=1"))
         cli("promote", runs["tfidf"]["run_id"], check=0)

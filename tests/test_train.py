@@ -4,7 +4,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import ROOT, agileml, require_dataset, runs, train_json
+from conftest import ROOT, agileml, module_store, require_dataset, runs, train_json
 from agileml.data import load_registry
 
 SCORES = ("accuracy", "macro_f1", "mcc")
@@ -76,9 +76,7 @@ def test_a_failing_notebook_is_recorded_failed_with_its_notebook_and_no_model(st
 def sms_tfidf_runs(tmp_path_factory):
     "Two identical tf-idf + linear SVM runs on the SMS Spam Collection."
     require_dataset("sms_spam")
-    uri = f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlruns.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
+    with module_store(tmp_path_factory, "sms") as uri:
         return uri, [train_json("dataset=sms_spam", "features=tfidf", "model=linear_svc") for _ in range(2)]
 
 
