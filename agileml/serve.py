@@ -6,7 +6,7 @@
 __all__ = ['WHITESPACE', 'NOT_BLANK', 'ERRORS', 'ServeSettings', 'ServedModel', 'load_served', 'score', 'Coalescer',
            'ModelHolder', 'BodyLimits', 'create_app', 'write_table', 'predict_file']
 
-# %% ../nbs/09_serve.ipynb #f2fcce4b
+# %% ../nbs/09_serve.ipynb #411512f2
 import asyncio, gc, os, time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, StringConstraints, create_model
 from .config import UserError
 from .explain import explain
 
-# %% ../nbs/09_serve.ipynb #5318d5a8
+# %% ../nbs/09_serve.ipynb #31b75716
 @dataclass(frozen=True)
 class ServeSettings:
     "What the service serves, and the limits of what it accepts."
@@ -42,7 +42,7 @@ class ServeSettings:
     def to_env(self) -> dict[str, str]:
         return {f"AGILEML_SERVE_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
 
-# %% ../nbs/09_serve.ipynb #22edf3e8
+# %% ../nbs/09_serve.ipynb #204eed5c
 @dataclass
 class ServedModel:
     "A loaded pipeline and what the service says about it."
@@ -81,7 +81,7 @@ def load_served(spec: str = "champion") -> ServedModel:
         return ServedModel(skops.io.load(path / MODEL_FILE, trusted=TRUSTED_TYPES), info=dict(source=str(path)))
     return _from_run(spec)
 
-# %% ../nbs/09_serve.ipynb #0c732e3c
+# %% ../nbs/09_serve.ipynb #039d31ac
 def score(model: ServedModel, texts: list[str]) -> list[dict]:
     "Label and per-class scores for each text, from one call into the pipeline."
     p = model.pipeline
@@ -92,7 +92,7 @@ def score(model: ServedModel, texts: list[str]) -> list[dict]:
     return [dict(label=classes[int(np.argmax(row))], scores={c: round(float(v), 6) for c, v in zip(classes, row)})
             for row in s]
 
-# %% ../nbs/09_serve.ipynb #b74e2676
+# %% ../nbs/09_serve.ipynb #f052a9bf
 class Coalescer:
     "Scores texts from concurrent requests in shared calls, on one worker thread."
     def __init__(self, holder):
@@ -127,7 +127,7 @@ class Coalescer:
             for ts, fut in batch:
                 fut.set_result((model, scores[start:start + len(ts)])); start += len(ts)
 
-# %% ../nbs/09_serve.ipynb #10cd4acb
+# %% ../nbs/09_serve.ipynb #42ea5f3f
 class ModelHolder:
     "The model currently served, and the loop that replaces it when the champion moves."
     def __init__(self, settings: ServeSettings):
@@ -152,7 +152,7 @@ class ModelHolder:
             except Exception as e:             # keep serving the model we have; say why on /ready
                 self.error = f"could not load the new champion: {e}"
 
-# %% ../nbs/09_serve.ipynb #dce651a1
+# %% ../nbs/09_serve.ipynb #d9aa9b01
 # A text must hold a character outside this class. The class is spelt out, not `\S`, because "whitespace"
 # differs between Python's, Rust's (pydantic) and JavaScript's (the OpenAPI client's) regular expressions;
 # this way every one of them draws the line in the same place.
@@ -181,7 +181,7 @@ def _message(err: dict, s: ServeSettings) -> str:
                 "string_too_long": f"{where} is longer than {s.max_chars} characters"}
     return accepted.get(err["type"], f"{where}: {err['msg']}")
 
-# %% ../nbs/09_serve.ipynb #0dbd5794
+# %% ../nbs/09_serve.ipynb #f4b5b6e5
 def _refuse(status: int, detail: str) -> JSONResponse: return JSONResponse({"detail": detail}, status_code=status)
 
 class BodyLimits:
@@ -219,7 +219,7 @@ def _limits(app, s: ServeSettings):
         status = 400 if any(e["type"] == "json_invalid" for e in errs) else 422
         return _refuse(status, "; ".join(dict.fromkeys(_message(e, s) for e in errs[:5])))
 
-# %% ../nbs/09_serve.ipynb #2e5b01dc
+# %% ../nbs/09_serve.ipynb #0e653d9e
 ERRORS = {400: {"description": "malformed JSON"}, 413: {"description": "body too large"},
           415: {"description": "not JSON"}, 422: {"description": "texts outside the accepted limits"},
           503: {"description": "no model loaded yet"}}
@@ -246,7 +246,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     _routes(app, s, holder, coalescer, _request_model(s))
     return app
 
-# %% ../nbs/09_serve.ipynb #afc2371f
+# %% ../nbs/09_serve.ipynb #c319b6da
 def _model_ref(m: ServedModel) -> dict: return dict(run_id=m.run_id, version=m.version)
 
 def _routes(app, s: ServeSettings, holder: ModelHolder, coalescer: Coalescer, TextsRequest):
@@ -281,7 +281,7 @@ def _routes(app, s: ServeSettings, holder: ModelHolder, coalescer: Coalescer, Te
         out = await asyncio.get_running_loop().run_in_executor(None, explain, model.pipeline, body.texts, s.explain_top)
         return JSONResponse(dict(model=_model_ref(model), explanations=out))
 
-# %% ../nbs/09_serve.ipynb #6b9f7dc8
+# %% ../nbs/09_serve.ipynb #d3d36d8a
 def write_table(df, path):
     "Write `df` as CSV, TSV or JSONL by the suffix of `path`; '-' writes CSV to stdout."
     import sys
