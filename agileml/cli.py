@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools, json, os, sys
 from typing import List, Optional
 import typer
-from .config import UserError, field_help, parse_param_strings
+from .config import UserError, parse_param_strings
 
 # %% auto #0
 __all__ = ['app', 'runs_app', 'train', 'params', 'runs', 'runs_show', 'runs_compare', 'reproduce', 'promote', 'rollback',
@@ -56,10 +56,8 @@ def train(param: List[str] = typer.Option([], "-p", "--param", help="a parameter
 def params(notebook: str = typer.Option("train", help="experiment notebook: a name in nbs/experiments or a path"),
            as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     "List an experiment notebook's parameters: type, default, accepted values and help."
-    from agileml.runner import check_declarations, notebook_path
-    declared, accepted = check_declarations(notebook_path(notebook)), field_help()
-    rows = [dict(name=k, type=d["inferred_type_name"], default=d["default"],
-                 accepted=accepted.get(k, {}).get("accepted", "set by agileml"), help=d["help"]) for k, d in declared.items()]
+    from agileml.runner import parameter_table
+    rows = parameter_table(notebook)
     if as_json: typer.echo(json.dumps(rows, indent=2)); return
     w = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in ("name", "type", "default", "accepted")}
     for r in [dict(name="name", type="type", default="default", accepted="accepts", help="help"), *rows]:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import dataclasses, difflib
 from pathlib import Path
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, get_type_hints
 
 # %% auto #0
-__all__ = ['FEATURES', 'MODELS', 'project_dir', 'UserError', 'ConfigError', 'RunConfig', 'parse_param_strings', 'field_help']
+__all__ = ['FEATURES', 'MODELS', 'project_dir', 'UserError', 'ConfigError', 'RunConfig', 'field_types', 'parse_param_strings',
+           'field_help']
 
 # %% ../nbs/00_config.ipynb #e83e0176
 def project_dir() -> Path:
@@ -83,18 +84,18 @@ def _coerce(name: str, value: Any, typ) -> Any:
     if choices:
         if value in choices: return value
         raise ConfigError(f"{name}={value!r} is not one of: {', '.join(choices)}")
-    if typ == "bool":
+    if typ is bool:
         if isinstance(value, bool): return value
         if str(value).lower() in _TRUE | _FALSE: return str(value).lower() in _TRUE
-    elif typ == "int" and not isinstance(value, bool):
+    elif typ is int and not isinstance(value, bool):
         if isinstance(value, int): return value
         if isinstance(value, str) and value.strip().lstrip("+-").isdigit(): return int(value)
-    elif typ == "float" and not isinstance(value, bool):
+    elif typ is float and not isinstance(value, bool):
         try: return float(value)
         except (TypeError, ValueError): pass
-    elif typ == "str":
+    elif typ is str:
         if isinstance(value, str): return value
-    raise ConfigError(f"{name}={value!r} is not a valid {typ}")
+    raise ConfigError(f"{name}={value!r} is not a valid {typ.__name__}")
 
 # %% ../nbs/00_config.ipynb #9c2bf7d8
 def _closest(name: str, valid: list[str]) -> str | None:
@@ -113,27 +114,26 @@ def _unknown_message(unknown: list[str], valid: list[str]) -> str:
 # %% ../nbs/00_config.ipynb #7438378b
 def _coerce_all(params: dict) -> dict:
     "Typed values for `params`, or one `ConfigError` naming every bad key and value."
-    types = {f.name: f.type for f in fields(RunConfig)}
+    types = field_types()
     unknown = [k for k in params if k not in types]
     if unknown: raise ConfigError(_unknown_message(unknown, list(types)))
     out, problems = {}, []
     for k, v in params.items():
-        try: out[k] = _coerce(k, v, _resolve(types[k]))
+        try: out[k] = _coerce(k, v, types[k])
         except ConfigError as e: problems.append(str(e))
     problems += [p for k, v in out.items() for p in _range_problems(k, v)]
     if problems: raise ConfigError("; ".join(problems))
     return out
 
-def _resolve(typ):
-    "A field's annotation (a string under `from __future__ import annotations`) as a type or a name."
-    if isinstance(typ, str) and typ.startswith("Literal["): return eval(typ, globals())
-    return typ
+def field_types() -> dict:
+    "Each field's type, resolved from its annotation (a string under `from __future__ import annotations`)."
+    return get_type_hints(RunConfig)
 
 # %% ../nbs/00_config.ipynb #1a219b14
 def _range_problems(name: str, v) -> list[str]:
     "What is wrong with the value of one field: not among its choices, or out of its range."
     f = RunConfig.__dataclass_fields__[name]
-    m, choices = f.metadata, get_args(_resolve(f.type))
+    m, choices = f.metadata, get_args(field_types()[name])
     if choices: return [] if v in choices else [f"{name}={v!r} is not one of: {', '.join(choices)}"]
     lo, hi = m.get("lo"), m.get("hi")
     too_low = lo is not None and (v <= lo if m["lo_open"] else v < lo)
@@ -172,11 +172,11 @@ def field_help() -> dict[str, dict]:
     "For each parameter: its type, default, accepted values and help, for `agileml params`."
     out = {}
     for f in fields(RunConfig):
-        m, typ = f.metadata, _resolve(f.type)
+        m, typ = f.metadata, field_types()[f.name]
         choices = get_args(typ)
         if choices: accepted = " | ".join(choices)
         elif m.get("lo") is None: accepted = "any"
         else:
             accepted = f"{'>' if m['lo_open'] else '>='} {m['lo']}" + (f", <= {m['hi']}" if m.get("hi") is not None else "")
-        out[f.name] = dict(type="str" if choices else typ, default=f.default, accepted=accepted, help=m["help"])
+        out[f.name] = dict(type="str" if choices else typ.__name__, default=f.default, accepted=accepted, help=m["help"])
     return out

@@ -104,13 +104,17 @@ def _read_fasttext(text: str, path) -> tuple[list[str], list[str]]:
         texts.append(words.strip()); labels.append(label[len("__label__"):])
     return texts, labels
 
-def _read_table(text: str, fmt: str, path, text_column: str, label_column: str) -> tuple[list[str], list[str]]:
-    "Texts and labels from the named columns of a CSV, TSV or JSONL file."
+def _read_frame(text: str, fmt: str, path) -> pd.DataFrame:
+    "A CSV, TSV or JSONL file's content as a table of strings (JSONL keeps its JSON types)."
     try:
-        if fmt == "jsonl": df = pd.read_json(io.StringIO(text), lines=True, dtype=False)
-        else: df = pd.read_csv(io.StringIO(text), sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False)
+        if fmt == "jsonl": return pd.read_json(io.StringIO(text), lines=True, dtype=False)
+        return pd.read_csv(io.StringIO(text), sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False)
     except ValueError as e:
         raise DataError(f"{path} is not a valid {fmt.upper()} file: {str(e).splitlines()[0]}") from None
+
+def _read_table(text: str, fmt: str, path, text_column: str, label_column: str) -> tuple[list[str], list[str]]:
+    "Texts and labels from the named columns of a CSV, TSV or JSONL file."
+    df = _read_frame(text, fmt, path)
     missing = [c for c in (text_column, label_column) if c not in df.columns]
     if missing:
         raise DataError(f"{path} has no column {missing[0]!r}; its columns are: {', '.join(map(str, df.columns))}. "
@@ -137,12 +141,7 @@ def read_texts(path, text_column: str = "text") -> pd.DataFrame:
     fmt = FILE_FORMATS.get(path.suffix.lower())
     if fmt not in ("csv", "tsv", "jsonl"):
         raise DataError(f"{path}: unknown file type {path.suffix!r}; accepted: .csv, .tsv, .jsonl")
-    text = _read_text(path)
-    try:
-        df = pd.read_json(io.StringIO(text), lines=True, dtype=False) if fmt == "jsonl" else \
-             pd.read_csv(io.StringIO(text), sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False)
-    except ValueError as e:
-        raise DataError(f"{path} is not a valid {fmt.upper()} file: {str(e).splitlines()[0]}") from None
+    df = _read_frame(_read_text(path), fmt, path)
     if text_column not in df.columns:
         raise DataError(f"{path} has no column {text_column!r}; its columns are: {', '.join(map(str, df.columns))}. "
                         "Choose it with --text-column")

@@ -4,6 +4,7 @@
 
 # %% ../nbs/03_models.ipynb #15271bfd
 from __future__ import annotations
+import inspect
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline
@@ -29,7 +30,6 @@ def make_classifier(model: str = "logreg", C: float = 1.0, seed: int = 0):
 # %% ../nbs/03_models.ipynb #82e5702c
 def build_pipeline(cfg: RunConfig) -> Pipeline:
     "features -> classifier, as one estimator that takes raw texts."
-    features = make_features(cfg.features, cfg.ngram_max, cfg.char_ngram_max, cfg.min_df, cfg.max_features,
-                             cfg.w2v_dim, cfg.w2v_epochs, cfg.w2v_window, cfg.w2v_min_count, cfg.w2v_learning_rate,
-                             cfg.w2v_pooling, cfg.seed)
+    names = inspect.signature(make_features).parameters
+    features = make_features(cfg.features, **{k: v for k, v in cfg.as_dict().items() if k in names})
     return Pipeline([("features", features), ("classifier", make_classifier(cfg.model, cfg.C, cfg.seed))])

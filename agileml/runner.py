@@ -4,17 +4,17 @@
 
 # %% ../nbs/06_runner.ipynb #28310bd0
 from __future__ import annotations
-import ast, fcntl, hashlib, os, signal, sys, tempfile, threading
+import ast, fcntl, os, signal, sys, tempfile, threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 import yaml
-from .config import ConfigError, RunConfig, project_dir
-from .data import REGISTRY
+from .config import ConfigError, RunConfig, field_help, project_dir
+from .data import REGISTRY, sha256_file
 
 # %% auto #0
 __all__ = ['RUNNER_PARAMS', 'EXPERIMENTS', 'experiments_dir', 'notebook_path', 'declared_parameters', 'config_class',
-           'check_declarations', 'read_params_file', 'validate', 'RunResult', 'RunFailed', 'train', 'reproduce']
+           'check_declarations', 'parameter_table', 'read_params_file', 'validate', 'RunResult', 'train', 'reproduce']
 
 # %% ../nbs/06_runner.ipynb #a7704bc7
 RUNNER_PARAMS = ("run_id",)    # set by the runner, not by the user
@@ -55,6 +55,13 @@ def check_declarations(nb: Path) -> dict[str, dict]:
     return declared
 
 # %% ../nbs/06_runner.ipynb #0411bfbc
+def parameter_table(notebook: str = "train") -> list[dict]:
+    "One row per declared parameter: name, type, default, accepted values, help."
+    declared, accepted = check_declarations(notebook_path(notebook)), field_help()
+    return [dict(name=k, type=d["inferred_type_name"], default=d["default"],
+                 accepted=accepted.get(k, {}).get("accepted", "set by agileml"), help=d["help"]) for k, d in declared.items()]
+
+# %% ../nbs/06_runner.ipynb #26f0e2a7
 def read_params_file(path) -> dict:
     "A mapping of parameters from a YAML or JSON file."
     path = Path(path)
@@ -79,7 +86,7 @@ def validate(nb: Path, params: dict) -> RunConfig:
     check_declarations(nb)
     return cfg
 
-# %% ../nbs/06_runner.ipynb #26f0e2a7
+# %% ../nbs/06_runner.ipynb #6baea517
 @dataclass
 class RunResult:
     "What one execution of an experiment notebook produced."
@@ -92,13 +99,7 @@ class RunResult:
 
     def to_dict(self) -> dict: return asdict(self)
 
-class RunFailed(RuntimeError):
-    "An experiment notebook failed; the run is recorded as FAILED with its executed notebook."
-    def __init__(self, result: RunResult):
-        super().__init__(f"run {result.run_id} {result.status}: {result.error}\nexecuted notebook: {result.notebook}")
-        self.result = result
-
-# %% ../nbs/06_runner.ipynb #7e0aa49e
+# %% ../nbs/06_runner.ipynb #f6152110
 @contextmanager
 def _environ(**values):
     "Set environment variables for the kernels started inside, restoring them after."
@@ -110,9 +111,7 @@ def _environ(**values):
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
 
-def _sha256(path: Path) -> str: return hashlib.sha256(path.read_bytes()).hexdigest()
-
-# %% ../nbs/06_runner.ipynb #1ee6cfc4
+# %% ../nbs/06_runner.ipynb #fd8399ee
 def _attach_notebook(client, run_id: str, executed: Path):
     "Log the executed notebook and an HTML rendering of it into the run."
     import nbformat
@@ -133,7 +132,7 @@ def _execute(nb: Path, executed: Path, parameters: dict, progress: bool) -> str:
         return f"cell {e.exec_count} raised {e.ename}: {e.evalue}"
     return ""
 
-# %% ../nbs/06_runner.ipynb #6baea517
+# %% ../nbs/06_runner.ipynb #27eb7202
 @contextmanager
 def _sigterm_as_interrupt():
     "Treat SIGTERM like Ctrl-C while a notebook runs, so the run is recorded as KILLED either way."
@@ -154,13 +153,13 @@ def _store_lock(uri: str):
         try: yield
         finally: fcntl.flock(f, fcntl.LOCK_UN)
 
-# %% ../nbs/06_runner.ipynb #f6152110
+# %% ../nbs/06_runner.ipynb #97e493c1
 def _start_run(nb: Path, cfg, tags: dict | None):
     "A new MLflow run for one execution of `nb`, tagged with its provenance; (client, run id)."
     from agileml.tracking import MlflowClient, experiment_id, provenance_tags, tracking_uri
     uri = tracking_uri()
     source = nb.relative_to(project_dir()) if nb.is_relative_to(project_dir()) else nb
-    tags = {**provenance_tags(), "agileml.notebook": nb.name, "agileml.notebook_sha256": _sha256(nb),
+    tags = {**provenance_tags(), "agileml.notebook": nb.name, "agileml.notebook_sha256": sha256_file(nb),
             "mlflow.runName": f"{cfg.dataset.rsplit('/', 1)[-1]}/{cfg.features}/{cfg.model}",
             "mlflow.source.name": str(source), **(tags or {})}
     with _store_lock(uri):
@@ -182,21 +181,20 @@ def train(params: dict | None = None, notebook: str = "train", progress: bool = 
         if executed.exists(): _attach_notebook(client, run_id, executed)
         if error: _mark_failed(client, run_id, error)
         client.set_terminated(run_id, status)
-    return _result(client, run_id, nb.stem, error)
+    return _result(client, run_id, error)
 
 def _mark_failed(client, run_id: str, error: str):
     "Record what failed, and withdraw any model the run logged before failing."
     client.set_tag(run_id, "agileml.error", error)
     if "agileml.model_sha256" in client.get_run(run_id).data.tags: client.delete_tag(run_id, "agileml.model_sha256")
 
-def _result(client, run_id: str, stem: str, error: str = "") -> RunResult:
+def _result(client, run_id: str, error: str = "") -> RunResult:
     "A `RunResult` read back from the tracking store; local artifact paths are given as paths."
-    from agileml.tracking import NOTEBOOK_DIR, artifact_path
+    from agileml.tracking import notebook_artifacts
     run = client.get_run(run_id)
-    return RunResult(run_id, run.info.status, dict(sorted(run.data.metrics.items())),
-                     artifact_path(run, NOTEBOOK_DIR, f"{stem}.ipynb"), artifact_path(run, NOTEBOOK_DIR, f"{stem}.html"), error)
+    return RunResult(run_id, run.info.status, dict(sorted(run.data.metrics.items())), *notebook_artifacts(run), error)
 
-# %% ../nbs/06_runner.ipynb #27eb7202
+# %% ../nbs/06_runner.ipynb #3b7f7e31
 def _reproduction_warnings(orig, new) -> list[str]:
     "What differs between the conditions of a run and of its reproduction."
     t, n = orig.data.tags, new.data.tags

@@ -69,7 +69,7 @@ def _from_run(run_id: str, version: str | None = None) -> ServedModel:
 
 def load_served(spec: str = "champion") -> ServedModel:
     "The model named by `spec`: 'champion', a run id, or the path of an MLflow model folder."
-    from agileml.tracking import TRUSTED_TYPES, MODEL_FILE, champion_version
+    from agileml.tracking import MODEL_FILE, champion_version, read_model
     if spec == "champion":
         champ = champion_version()
         if champ is None: raise UserError("there is no champion to serve: promote a run, or pass --model RUN_ID or a model folder")
@@ -77,8 +77,7 @@ def load_served(spec: str = "champion") -> ServedModel:
     path = Path(spec)
     if path.exists():
         if not (path / MODEL_FILE).is_file(): raise UserError(f"{path} is not an MLflow model folder with {MODEL_FILE}")
-        import skops.io
-        return ServedModel(skops.io.load(path / MODEL_FILE, trusted=TRUSTED_TYPES), info=dict(source=str(path)))
+        return ServedModel(read_model(path / MODEL_FILE), info=dict(source=str(path)))
     return _from_run(spec)
 
 # %% ../nbs/09_serve.ipynb #039d31ac
@@ -267,14 +266,14 @@ def _routes(app, s: ServeSettings, holder: ModelHolder, coalescer: Coalescer, Te
         if m is None: return unavailable()
         return dict(**_model_ref(m), classes=m.classes, score_type=m.score_type, **m.info)
 
-    @app.post("/v1/predict", responses={k: v for k, v in ERRORS.items()})
+    @app.post("/v1/predict", responses=ERRORS)
     async def predict(body: TextsRequest):
         if holder.model is None: return unavailable()
         model, scores = await coalescer.submit(body.texts)
         # returned as a response, so FastAPI does not walk every score through its generic encoder
         return JSONResponse(dict(model=_model_ref(model), score_type=model.score_type, predictions=scores))
 
-    @app.post("/v1/explain", responses={k: v for k, v in ERRORS.items()})
+    @app.post("/v1/explain", responses=ERRORS)
     async def explain_texts(body: TextsRequest):
         model = holder.model
         if model is None: return unavailable()

@@ -18,9 +18,10 @@ from .data import Dataset, Split, fingerprint, sha256_file
 # %% auto #0
 __all__ = ['EXPERIMENT', 'MODEL_DIR', 'NOTEBOOK_DIR', 'KEY_PACKAGES', 'TRUSTED_TYPES', 'MODEL_FILE', 'SCORES', 'RUN_STATUSES',
            'MODEL_NAME', 'CHAMPION', 'tracking_uri', 'experiment_id', 'code_version', 'package_versions',
-           'provenance_tags', 'TrainingRun', 'log_model', 'ModelError', 'load_model', 'client', 'get_run',
-           'champion_version', 'list_runs', 'artifact_path', 'describe_run', 'compare_runs', 'PromotionRefused',
-           'verify_model_file', 'integrity_failures', 'comparison_failures', 'promote', 'rollback', 'champion_info']
+           'provenance_tags', 'TrainingRun', 'log_model', 'ModelError', 'read_model', 'load_model', 'client', 'get_run',
+           'champion_version', 'list_runs', 'artifact_path', 'notebook_artifacts', 'describe_run', 'compare_runs',
+           'PromotionRefused', 'verify_model_file', 'integrity_failures', 'comparison_failures', 'promote', 'rollback',
+           'champion_info']
 
 # %% ../nbs/05_tracking.ipynb #f7cee3fc
 EXPERIMENT = "agileml"
@@ -144,10 +145,14 @@ def log_model(run: TrainingRun, pipeline, example: list[str]) -> str:
 class ModelError(UserError):
     "A model that cannot be used: missing, altered since it was logged, or of untrusted types."
 
+def read_model(path):
+    "A model file saved by `log_model`, loaded with skops trusting only the types named here."
+    import skops.io
+    return skops.io.load(path, trusted=TRUSTED_TYPES)
+
 def load_model(run_id: str):
     "The fitted pipeline of a run, after checking its file against the sha256 recorded at logging."
-    import skops.io
-    return skops.io.load(verify_model_file(get_run(run_id)), trusted=TRUSTED_TYPES)
+    return read_model(verify_model_file(get_run(run_id)))
 
 # %% ../nbs/05_tracking.ipynb #714f64e9
 SCORES = ("accuracy", "macro_f1", "mcc")    # the metrics that judge a model; fit_seconds etc. describe the run
@@ -212,17 +217,21 @@ def artifact_path(run, *parts) -> str:
     "Where an artifact of `run` is: a local path for a local store, else its URI."
     return "/".join([run.info.artifact_uri.rstrip("/").removeprefix("file://"), *parts])
 
+def notebook_artifacts(run) -> tuple[str, str]:
+    "Where the executed notebook of `run` and its HTML rendering are."
+    stem = Path(run.data.tags.get("agileml.notebook", "train.ipynb")).stem
+    return artifact_path(run, NOTEBOOK_DIR, f"{stem}.ipynb"), artifact_path(run, NOTEBOOK_DIR, f"{stem}.html")
+
 def describe_run(run_id: str) -> dict:
     "Everything recorded for one run, with where its notebook and model are."
     r = get_run(run_id)
-    notebook = r.data.tags.get("agileml.notebook", "train.ipynb")
+    notebook, html = notebook_artifacts(r)
     champ = champion_version()
     return dict(run_id=r.info.run_id, name=r.info.run_name, status=r.info.status, start=_when(r.info.start_time),
                 end=_when(r.info.end_time), params=dict(sorted(r.data.params.items())),
                 metrics=dict(sorted(r.data.metrics.items())),
                 tags={k: v for k, v in sorted(r.data.tags.items()) if not k.startswith("mlflow.log-model")},
-                executed_notebook=artifact_path(r, NOTEBOOK_DIR, notebook),
-                notebook_html=artifact_path(r, NOTEBOOK_DIR, notebook.replace(".ipynb", ".html")),
+                executed_notebook=notebook, notebook_html=html,
                 model=artifact_path(r, MODEL_DIR) if "agileml.model_sha256" in r.data.tags else None,
                 champion=bool(champ and champ.run_id == r.info.run_id))
 
@@ -342,10 +351,9 @@ def champion_info() -> dict:
     champ = champion_version(c)
     if champ is None: raise UserError(f"no champion yet in {tracking_uri()}: `agileml promote RUN` makes one")
     run = c.get_run(champ.run_id)
-    notebook = run.data.tags.get("agileml.notebook", "train.ipynb")
     return dict(version=str(champ.version), run_id=champ.run_id, promotion=champ.tags.get("agileml.promotion"),
                 promoted_at=champ.tags.get("agileml.promoted_at"), previous_version=champ.tags.get("agileml.previous_champion") or None,
                 dataset=run.data.tags.get("agileml.dataset"), data_fingerprint=run.data.tags.get("agileml.data_fingerprint"),
                 git_commit=run.data.tags.get("agileml.git_commit"), git_dirty=run.data.tags.get("agileml.git_dirty"),
-                executed_notebook=artifact_path(run, NOTEBOOK_DIR, notebook), model=champ.source,
+                executed_notebook=notebook_artifacts(run)[0], model=champ.source,
                 params=dict(sorted(run.data.params.items())), metrics={m: run.data.metrics.get(m) for m in SCORES})

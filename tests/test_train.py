@@ -5,9 +5,8 @@ import nbformat
 import pytest
 from mlflow.tracking import MlflowClient
 from conftest import ROOT, agileml, module_store, require_dataset, runs, train_json
-from agileml.data import load_registry
-
-SCORES = ("accuracy", "macro_f1", "mcc")
+from agileml.data import load_registry, sha256_file
+from agileml.tracking import SCORES
 
 
 def test_misspelt_parameter_is_refused_before_any_run(store):
@@ -44,11 +43,10 @@ def test_default_run_works_offline_and_records_everything(store):
     assert run.data.params["dataset"] == "pang_lee_polarity"
     assert run.data.tags["agileml.data_fingerprint"] == ds.fingerprint
     assert len(run.data.tags["agileml.git_commit"]) == 40 and run.data.tags["agileml.git_dirty"] in ("true", "false")
-    assert run.data.tags["agileml.notebook_sha256"] == __import__("hashlib").sha256(
-        (ROOT / "nbs/experiments/train.ipynb").read_bytes()).hexdigest()
+    assert run.data.tags["agileml.notebook_sha256"] == sha256_file(ROOT / "nbs/experiments/train.ipynb")
     for pkg in ("python", "scikit-learn", "gensim", "mlflow", "papermill"):
         assert run.data.tags[f"agileml.version.{pkg}"]
-    for m in SCORES: assert 0 <= abs(result["metrics"][m]) <= 1
+    assert {m: run.data.metrics[m] for m in SCORES} == {m: result["metrics"][m] for m in SCORES}
     files = {f.path for d in ("notebook", "model", "evaluation")
              for f in MlflowClient(store).list_artifacts(result["run_id"], d)}
     assert {"notebook/train.ipynb", "notebook/train.html", "model/model.skops", "model/MLmodel",
