@@ -10,7 +10,7 @@ ifneq ($(wildcard $(DATA_HOME)),)
 export AGILEML_DATA_HOME ?= $(DATA_HOME)
 endif
 
-.PHONY: setup run test check-notebooks lab ui serve bench constraints clean
+.PHONY: setup run test audit compare lab ui serve bench constraints clean
 
 $(INSTALLED): settings.ini setup.py constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,15 +23,11 @@ setup: $(INSTALLED)  ## create .venv and install agileml with its dev extras
 run: $(INSTALLED)  ## train on the offline default dataset through papermill and record the run
 	$(BIN)/agileml train
 
-check-notebooks: $(INSTALLED)  ## notebooks clean (nbdev_clean) and library in sync (nbdev_export), checked on a copy
-	@scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
-	git ls-files -co --exclude-standard -- settings.ini nbs agileml | tar -cf - -T - | tar -xf - -C "$$scratch" && \
-	(cd "$$scratch" && "$(CURDIR)/$(BIN)/nbdev_clean" && "$(CURDIR)/$(BIN)/nbdev_export") && \
-	diff -r -q -x __pycache__ -x .ipynb_checkpoints -x '_*' nbs "$$scratch/nbs" >/dev/null || { echo "Notebooks are not clean: run nbdev_clean and commit them."; exit 1; }; \
-	diff -r -q -x __pycache__ agileml "$$scratch/agileml" || { echo "agileml/ is out of sync with nbs/: run nbdev_export (never edit agileml/*.py by hand)."; exit 1; }
+audit: $(INSTALLED)  ## technical debt: dead experiment code, orphan modules, notebooks unclean or out of sync, configuration debt, glue; ML Test Score
+	$(BIN)/agileml audit
 
-test: check-notebooks  ## every check: clean/sync, nbdev_test, pytest (incl. papermill smoke runs)
-	$(BIN)/nbdev_test --n_workers 2
+test: audit  ## every check: the audit (incl. clean/sync), nbdev_test with slow cells, pytest (incl. papermill smoke runs)
+	$(BIN)/nbdev_test --n_workers 2 --flags slow
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
 lab: $(INSTALLED)  ## JupyterLab on nbs/
@@ -43,9 +39,14 @@ ui: $(INSTALLED)  ## MLflow's UI on http://127.0.0.1:5000 over the project's sto
 serve: $(INSTALLED)  ## the prediction service on http://127.0.0.1:8000 over the champion (docs at /docs)
 	$(BIN)/agileml serve
 
+compare: $(INSTALLED)  ## the sweep "bag-of-words or word2vec?" on SMS Spam; its report goes to docs/compare/
+	$(BIN)/agileml sweep -p dataset=sms_spam -p features=tfidf,word2vec,tfidf+word2vec -p model=logreg,linear_svc \
+		--metric mcc --workers 2 --report docs/compare
+
 bench: $(INSTALLED)  ## every benchmark in BENCHMARKS.md (serve_load needs wrk: apt-get install wrk)
 	$(BIN)/python benchmarks/sms_spam_cv.py
 	$(BIN)/python benchmarks/cli_validation.py
+	$(BIN)/python benchmarks/sweep_workers.py
 	command -v wrk >/dev/null || { echo "benchmarks/serve_load.py needs wrk: apt-get install wrk"; exit 1; }
 	$(BIN)/python benchmarks/serve_load.py
 

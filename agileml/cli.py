@@ -11,7 +11,7 @@ from .config import UserError, parse_param_strings
 
 # %% auto #0
 __all__ = ['app', 'runs_app', 'train', 'params', 'runs', 'runs_show', 'runs_compare', 'reproduce', 'promote', 'rollback',
-           'champion', 'serve', 'predict', 'main']
+           'champion', 'sweep', 'audit', 'serve', 'predict', 'main']
 
 # %% ../nbs/07_cli.ipynb #3bd89784
 app = typer.Typer(help="agileml: text classification from research notebooks to production.",
@@ -66,7 +66,7 @@ def params(notebook: str = typer.Option("train", help="experiment notebook: a na
 # %% ../nbs/07_cli.ipynb #65908813
 def _table(rows: list[dict], columns: list[str]) -> str:
     "Rows as an aligned text table; floats to 4 places, None as '-'."
-    fmt = lambda v: "-" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
+    fmt = lambda v: "-" if v is None or v != v else f"{v:.4f}" if isinstance(v, float) else str(v)
     cells = [[fmt(r[c]) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in [columns, *cells])
@@ -178,6 +178,72 @@ def champion(as_json: bool = typer.Option(False, "--json", help="print as JSON")
 # %% ../nbs/07_cli.ipynb #ed8273ab
 @app.command()
 @_friendly
+def sweep(param: List[str] = typer.Option([], "-p", "--param", help="the values of one parameter as key=v1,v2,...; repeatable"),
+          params_file: Optional[str] = typer.Option(None, "--params-file", help="YAML or JSON mapping of parameter: list of values"),
+          notebook: str = typer.Option("train", help="experiment notebook: a name in nbs/experiments or a path"),
+          random: int = typer.Option(0, "--random", help="run this many random points of the grid instead of all"),
+          seed: int = typer.Option(0, "--seed", help="seed for --random"),
+          workers: int = typer.Option(1, help="points run at once in local processes"),
+          dask: Optional[str] = typer.Option(None, help="run the points on this Dask scheduler (tcp://host:port) instead"),
+          metric: str = typer.Option("macro_f1", help="the metric that ranks the points (accuracy, macro_f1, mcc)"),
+          promote_best: bool = typer.Option(False, "--promote-best", help="send the best run through the promotion gate"),
+          report: Optional[str] = typer.Option(None, help="also write the report (CSV, Markdown, plot) into this folder"),
+          as_json: bool = typer.Option(False, "--json", help="print the results as JSON")):
+    "Run every point of a parameter grid as a recorded run, nested under one sweep run; a table, best first."
+    from agileml.sweep import promote_best as run_promote_best, sweep as run_sweep, sweep_space
+    d = run_sweep(sweep_space(param, params_file), notebook, random, seed, workers, dask, metric,
+                  progress=not as_json, report_dir=report)
+    if promote_best: d["promotion"] = run_promote_best(d)
+    _emit(d, as_json, _sweep_text(d))
+    if d["status"] == "KILLED": raise typer.Exit(130)
+    if d["status"] != "FINISHED" or not d.get("promotion", {}).get("promoted", True): raise typer.Exit(1)
+
+def _sweep_text(d: dict) -> str:
+    "The sweep's table, best run, failures and promotion, for people."
+    cols = ["run", "status", *d["keys"], "accuracy", "macro_f1", "mcc", "fit_seconds"]
+    lines = [f"sweep {d['sweep_run_id']} {d['status']} ({len(d['points'])} points, {d['pool']})", "", _table(d["table"], cols), ""]
+    if d["best"]: lines.append(f"best: run {d['best']['run_id']} {d['metric']}={d['best']['metrics'][d['metric']]:.4f}")
+    for p in d["points"]:
+        if p["status"] == "FINISHED": continue
+        point = " ".join(f"{k}={p['params'][k]}" for k in d["keys"])
+        lines.append(f"{p['status']}: {point} (run {p['run_id'] or '-'}): {p['error']}"
+                     + (f"\n  executed notebook: {p['notebook']}" if p["notebook"] else ""))
+    lines.append(f"report: {d['report']}")
+    if "promotion" in d:
+        pr = d["promotion"]
+        lines.append(f"promoted run {pr['run_id']}: model version {pr['version']}; {pr['promotion']}" if pr["promoted"]
+                     else f"not promoted: {pr['reason']}")
+    return "\n".join(lines)
+
+# %% ../nbs/07_cli.ipynb #ab3abb7e
+def _audit_text(d: dict) -> str:
+    "Findings grouped by kind, then the ML Test Score table, for people."
+    from agileml.audit import KINDS
+    lines = [f"audit of {d['root']}: " + (f"{len(d['findings'])} finding(s)" if d["findings"] else "no findings")]
+    for kind, title in KINDS.items():
+        found = [f for f in d["findings"] if f["kind"] == kind]
+        lines += [f"\n{title}:"] + [f"  {f['file']}: {f['problem']}\n    fix: {f['fix']}" for f in found] if found else []
+    s = d["ml_test_score"]
+    rows = [dict(section=r["section"], test=r["test"][:70], status=r["status"], evidence=", ".join(r["evidence"]) or "-")
+            for r in s["tests"]]
+    lines += ["", "ML Test Score (Breck et al. 2017): automatic 1, manual 0.5, none 0", _table(rows, ["section", "test", "status", "evidence"]),
+              "", "  ".join(f"{k}: {v:g}" for k, v in s["sections"].items()) + f"  overall (the minimum): {s['overall']:g}"]
+    return "\n".join(lines)
+
+@app.command()
+@_friendly
+def audit(root: Optional[str] = typer.Option(None, help="the project folder to audit (default: this checkout)"),
+          as_json: bool = typer.Option(False, "--json", help="print findings and the ML Test Score as JSON")):
+    "Technical-debt audit: dead experiment code, orphan modules, unclean or out-of-sync notebooks, configuration debt, glue."
+    from agileml.audit import audit as run_audit
+    try: d = run_audit(root)
+    except FileNotFoundError as e: raise UserError(str(e)) from None
+    _emit(d, as_json, _audit_text(d))
+    if d["findings"]: raise typer.Exit(1)
+
+# %% ../nbs/07_cli.ipynb #1250621b
+@app.command()
+@_friendly
 def serve(model: str = typer.Option("champion", help="'champion', a run id, or an MLflow model folder"),
           host: str = typer.Option("127.0.0.1", help="address to listen on"),
           port: int = typer.Option(8000, help="port to listen on"),
@@ -206,7 +272,7 @@ def predict(source: str = typer.Argument(..., help="CSV, TSV or JSONL file with 
     n = predict_file(load_served(model), source, output, text_column, batch_size, progress=sys.stderr.isatty())
     if output != "-": typer.echo(f"scored {n} rows into {output}", err=True)
 
-# %% ../nbs/07_cli.ipynb #edc0960f
+# %% ../nbs/07_cli.ipynb #b3ceb826
 def main():
     "Entry point of the `agileml` console script."
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")   # keep MLflow's set-up chatter off the terminal

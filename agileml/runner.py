@@ -14,7 +14,8 @@ from .data import REGISTRY, sha256_file
 
 # %% auto #0
 __all__ = ['RUNNER_PARAMS', 'EXPERIMENTS', 'experiments_dir', 'notebook_path', 'declared_parameters', 'config_class',
-           'check_declarations', 'parameter_table', 'read_params_file', 'validate', 'RunResult', 'train', 'reproduce']
+           'check_declarations', 'parameter_table', 'read_params_file', 'validate', 'RunResult', 'sigterm_as_interrupt',
+           'start_run', 'train', 'reproduce']
 
 # %% ../nbs/06_runner.ipynb #a7704bc7
 RUNNER_PARAMS = ("run_id",)    # set by the runner, not by the user
@@ -134,7 +135,7 @@ def _execute(nb: Path, executed: Path, parameters: dict, progress: bool) -> str:
 
 # %% ../nbs/06_runner.ipynb #27eb7202
 @contextmanager
-def _sigterm_as_interrupt():
+def sigterm_as_interrupt():
     "Treat SIGTERM like Ctrl-C while a notebook runs, so the run is recorded as KILLED either way."
     if threading.current_thread() is not threading.main_thread(): yield; return
     def interrupt(signum, frame): raise KeyboardInterrupt
@@ -154,14 +155,13 @@ def _store_lock(uri: str):
         finally: fcntl.flock(f, fcntl.LOCK_UN)
 
 # %% ../nbs/06_runner.ipynb #97e493c1
-def _start_run(nb: Path, cfg, tags: dict | None):
-    "A new MLflow run for one execution of `nb`, tagged with its provenance; (client, run id)."
+def start_run(nb: Path, name: str, tags: dict | None = None):
+    "A new MLflow run named `name` for executions of `nb`, tagged with its provenance; (client, run id)."
     from agileml.tracking import MlflowClient, experiment_id, provenance_tags, tracking_uri
     uri = tracking_uri()
     source = nb.relative_to(project_dir()) if nb.is_relative_to(project_dir()) else nb
     tags = {**provenance_tags(), "agileml.notebook": nb.name, "agileml.notebook_sha256": sha256_file(nb),
-            "mlflow.runName": f"{cfg.dataset.rsplit('/', 1)[-1]}/{cfg.features}/{cfg.model}",
-            "mlflow.source.name": str(source), **(tags or {})}
+            "mlflow.runName": name, "mlflow.source.name": str(source), **(tags or {})}
     with _store_lock(uri):
         client = MlflowClient(uri)
         exp = experiment_id(client)
@@ -171,11 +171,11 @@ def train(params: dict | None = None, notebook: str = "train", progress: bool = 
     "Validate `params`, execute the experiment notebook with them, and record it as one MLflow run."
     nb = notebook_path(notebook)
     cfg = validate(nb, params or {})
-    client, run_id = _start_run(nb, cfg, tags)
+    client, run_id = start_run(nb, f"{cfg.dataset.rsplit('/', 1)[-1]}/{cfg.features}/{cfg.model}", tags)
     with tempfile.TemporaryDirectory() as tmp, _environ(MLFLOW_TRACKING_URI=client.tracking_uri):
         executed = Path(tmp) / nb.name
         try:
-            with _sigterm_as_interrupt(): error = _execute(nb, executed, {**cfg.as_dict(), "run_id": run_id}, progress)
+            with sigterm_as_interrupt(): error = _execute(nb, executed, {**cfg.as_dict(), "run_id": run_id}, progress)
             status = "FAILED" if error else "FINISHED"
         except KeyboardInterrupt: error, status = "interrupted (Ctrl-C or SIGTERM)", "KILLED"
         if executed.exists(): _attach_notebook(client, run_id, executed)

@@ -48,8 +48,9 @@ def post(url, path, **kw):
     return httpx.post(f"{url}{path}", timeout=30, **kw)
 
 
-def test_predict_scores_every_text_with_every_class(service):
-    r = post(service["url"], "/v1/predict", json={"texts": ["a dull, tedious film", "a gorgeous and moving film"]})
+def test_predict_scores_every_text_with_every_class(service, monkeypatch):
+    texts = ["a dull, tedious film", "a gorgeous and moving film"]
+    r = post(service["url"], "/v1/predict", json={"texts": texts})
     assert r.status_code == 200
     body = r.json()
     assert body["model"] == {"run_id": service["runs"]["tfidf"], "version": "1"}
@@ -57,6 +58,11 @@ def test_predict_scores_every_text_with_every_class(service):
     for p in body["predictions"]:
         assert set(p["scores"]) == {"neg", "pos"} and p["label"] == max(p["scores"], key=p["scores"].get)
     assert body["score_type"] == "decision_function"
+    from agileml.tracking import load_model           # no training/serving skew: the logged pipeline gives the same numbers
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", service["uri"])
+    model = load_model(service["runs"]["tfidf"])
+    assert [p["label"] for p in body["predictions"]] == list(model.predict(texts))
+    assert [p["scores"]["pos"] for p in body["predictions"]] == pytest.approx(list(model.decision_function(texts)), abs=1e-6)   # sent rounded to 6 places
 
 
 def test_explain_names_the_words_behind_each_label(service):

@@ -1,0 +1,137 @@
+"Sweeps: every point a recorded papermill run under one parent run, locally and on a real Dask cluster."
+import json, os, signal, subprocess, sys, time
+from contextlib import contextmanager
+from pathlib import Path
+import pytest
+from mlflow.tracking import MlflowClient
+from conftest import AGILEML, ROOT, agileml, cli, free_port, module_store, runs
+
+SMALL = ["-p", "w2v_dim=16", "-p", "w2v_epochs=2"]
+GRID = ["-p", "features=tfidf,word2vec", "-p", "model=logreg,sgd", *SMALL]
+
+
+def sweep_json(*args, check=0):
+    "`agileml sweep ... --json`, which must exit with `check`; its JSON result."
+    return json.loads(agileml("sweep", *args, "--json", check=check).stdout)
+
+
+def by_point(result):
+    "Point (features, model) -> (status, scores), for comparing two sweeps."
+    return {(p["params"]["features"], p["params"]["model"]): (p["status"], {m: p["metrics"][m] for m in ("accuracy", "macro_f1", "mcc")})
+            for p in result["points"]}
+
+
+@contextmanager
+def dask_cluster(n_workers=2):
+    "A Dask scheduler and `n_workers` workers, each its own process on 127.0.0.1; all stopped on exit."
+    bin_dir, port = Path(sys.executable).parent, free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    procs = [subprocess.Popen([bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], **quiet)]
+    try:
+        procs += [subprocess.Popen([bin_dir / "dask", "worker", address, "--host", "127.0.0.1", "--nworkers", "1",
+                                    "--nthreads", "1", "--no-dashboard"], **quiet) for _ in range(n_workers)]
+        from distributed import Client
+        with Client(address, timeout=60) as client: client.wait_for_workers(n_workers, timeout=120)
+        yield address
+    finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            p.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def local_sweep(tmp_path_factory):
+    "A 4-point sweep with two local workers, its best run promoted; (store, JSON result, report folder)."
+    with module_store(tmp_path_factory, "sweep") as uri:
+        report = tmp_path_factory.mktemp("report")
+        yield uri, sweep_json(*GRID, "--workers", "2", "--promote-best", "--report", str(report)), report
+
+
+def test_every_point_is_a_finished_run_nested_under_the_sweep(local_sweep):
+    uri, result, report = local_sweep
+    client = MlflowClient(uri)
+    parent = client.get_run(result["sweep_run_id"])
+    assert parent.info.status == "FINISHED" and result["status"] == "FINISHED"
+    assert parent.data.params["features"] == "tfidf,word2vec" and parent.data.tags["agileml.sweep_pool"] == "local, 2 workers"
+    points = [client.get_run(p["run_id"]) for p in result["points"]]
+    assert len(points) == 4 and {r.info.status for r in points} == {"FINISHED"}
+    assert {r.data.tags["mlflow.parentRunId"] for r in points} == {parent.info.run_id}
+    assert {(r.data.params["features"], r.data.params["model"]) for r in points} == set(by_point(result))
+    assert all(r.data.tags.get("agileml.model_sha256") for r in points)
+    artifacts = {f.path for f in client.list_artifacts(parent.info.run_id, "report")}
+    assert artifacts == {"report/sweep.csv", "report/sweep.md", "report/sweep.png"}
+    assert sorted(p.name for p in report.iterdir()) == ["sweep.csv", "sweep.md", "sweep.png"]
+
+
+def test_the_table_is_sorted_by_the_metric_and_the_best_run_was_promoted(local_sweep):
+    uri, result, _ = local_sweep
+    scores = [row["macro_f1"] for row in result["table"]]
+    assert scores == sorted(scores, reverse=True)
+    best = max(result["points"], key=lambda p: p["metrics"]["macro_f1"])
+    assert result["best"]["run_id"] == best["run_id"] and result["table"][0]["run"] == best["run_id"][:8]
+    assert result["promotion"]["promoted"] and result["promotion"]["run_id"] == best["run_id"]
+    assert MlflowClient(uri).get_model_version_by_alias("agileml", "champion").run_id == best["run_id"]
+    assert MlflowClient(uri).get_run(result["sweep_run_id"]).data.metrics["best_macro_f1"] == best["metrics"]["macro_f1"]
+
+
+def test_a_dask_cluster_gives_the_same_results_as_local_workers(local_sweep, tmp_path, monkeypatch):
+    uri, local, _ = local_sweep
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    with dask_cluster(2) as address:
+        remote = sweep_json(*GRID, "--dask", address)
+    assert remote["status"] == "FINISHED" and remote["pool"] == f"dask {address}, 2 workers"
+    assert by_point(remote) == by_point(local)
+    assert {r.info.status for r in runs(f"sqlite:///{tmp_path / 'mlruns.db'}")} == {"FINISHED"}
+
+
+def test_a_failing_point_is_reported_with_its_notebook_and_the_others_finish(store, tmp_path):
+    import pandas as pd
+    from agileml.data import load_dataset
+    ds = load_dataset("pang_lee_polarity")
+    data = tmp_path / "reviews.csv"
+    pd.DataFrame({"text": ds.texts, "label": ds.labels}).to_csv(data, index=False)
+    out = agileml("sweep", "-p", f"dataset={data}", "-p", "text_column=text,review", check=1).stdout
+    recorded = {"sweep" if "agileml.sweep_points" in r.data.tags else r.data.params["text_column"]: r for r in runs(store)}
+    assert recorded["sweep"].info.status == "FAILED" and recorded["text"].info.status == "FINISHED"
+    failed = recorded["review"]
+    assert failed.info.status == "FAILED" and "review" in failed.data.tags["agileml.error"]
+    assert f"FAILED: text_column=review (run {failed.info.run_id}): " in out
+    notebook = Path(out.split("executed notebook: ")[1].split()[0])
+    assert "review" in notebook.read_text() and failed.info.run_id in str(notebook)   # the failing cell, executed
+    assert f"best: run {recorded['text'].info.run_id}" in out
+
+
+def test_a_bad_value_anywhere_stops_the_sweep_before_anything_runs(store):
+    out = cli("sweep", "-p", "model=logreg,svm", "-p", "C=1,2", check=2)
+    assert "nothing was run" in out.stderr and "point 3 (model=svm C=1)" in out.stderr and "logreg" in out.stderr
+    assert cli("sweep", "-p", "model=logreg", "--random", "3", check=2).stderr.count("the grid has 1 point;") == 1
+    assert "--workers 0" in cli("sweep", "-p", "model=logreg", "--workers", "0", check=2).stderr
+    assert "use one of accuracy" in cli("sweep", "-p", "model=logreg", "--metric", "auc", check=2).stderr
+    assert runs(store) == []
+
+
+def test_an_unreachable_dask_scheduler_is_one_message(store):
+    out = cli("sweep", "-p", "model=logreg", "--dask", f"tcp://127.0.0.1:{free_port()}", check=2)
+    assert "cannot reach a Dask scheduler" in out.stderr and "dask scheduler" in out.stderr
+    assert "tcp://host:port" in cli("sweep", "-p", "model=logreg", "--dask", "nowhere", check=2).stderr
+    assert runs(store) == []
+
+
+def test_ctrl_c_stops_the_sweep_and_leaves_no_running_run(store):
+    proc = subprocess.Popen([AGILEML, "sweep", "-p", "model=logreg,sgd", "-p", "C=0.5,1,2", "--workers", "2", "--json"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and sum(r.info.status == "RUNNING" for r in runs(store)) < 3:   # parent + 2 points
+        time.sleep(0.5)
+    time.sleep(2)
+    os.killpg(proc.pid, signal.SIGINT)                # what Ctrl-C in a terminal does
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    result, recorded = json.loads(out), runs(store)
+    assert result["status"] == "KILLED" and "RUNNING" not in {r.info.status for r in recorded}
+    killed = [p for p in result["points"] if p["status"] == "KILLED"]
+    assert killed and all(Path(p["notebook"]).is_file() for p in killed)
+    assert {p["status"] for p in result["points"]} <= {"KILLED", "CANCELLED", "FINISHED"}
+    assert len(recorded) == 1 + sum(p["run_id"] != "" for p in result["points"])
