@@ -44,7 +44,10 @@ compare: $(INSTALLED)  ## the sweep "bag-of-words or word2vec?" on SMS Spam; its
 		--metric mcc --workers 2 --report docs/compare
 
 bench: $(INSTALLED)  ## every benchmark in BENCHMARKS.md (serve_load needs wrk: apt-get install wrk)
-	$(BIN)/python benchmarks/sms_spam_cv.py
+	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/scaling.py
+	$(BIN)/python benchmarks/w2v_transform.py
+	$(BIN)/python benchmarks/notebook_overhead.py
 	$(BIN)/python benchmarks/cli_validation.py
 	$(BIN)/python benchmarks/sweep_workers.py
 	command -v wrk >/dev/null || { echo "benchmarks/serve_load.py needs wrk: apt-get install wrk"; exit 1; }

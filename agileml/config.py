@@ -28,8 +28,8 @@ class ConfigError(UserError):
     "Bad run parameters; the message names what was wrong and what is accepted."
 
 # %% ../nbs/00_config.ipynb #e1e8fa11
-FEATURES = ("tfidf", "bow", "word2vec", "tfidf+word2vec")
-MODELS = ("logreg", "linear_svc", "sgd", "nb")
+FEATURES = ("tfidf", "bow", "binary", "word2vec", "tfidf+word2vec")
+MODELS = ("logreg", "linear_svc", "sgd", "nb", "nbsvm")
 
 def _spec(default, help, lo=None, hi=None, lo_open=False):
     "A dataclass field carrying its accepted range and help."
@@ -42,7 +42,7 @@ class RunConfig:
     dataset: str = _spec("pang_lee_polarity", "registry name (pang_lee_polarity, sms_spam, 20newsgroups, imdb) or a file path")
     text_column: str = _spec("text", "text column of a CSV/TSV/JSONL file")
     label_column: str = _spec("label", "label column of a CSV/TSV/JSONL file")
-    features: Literal[FEATURES] = _spec("tfidf", "how text becomes numbers: tfidf, bow, word2vec, tfidf+word2vec")
+    features: Literal[FEATURES] = _spec("tfidf", "how text becomes numbers: tfidf, bow, binary, word2vec, tfidf+word2vec")
     ngram_max: int = _spec(2, "longest word n-gram for tfidf/bow", 1, 5)
     char_ngram_max: int = _spec(0, "longest char n-gram (from 2) added to tfidf/bow; 0 means none", 0, 8)
     min_df: int = _spec(1, "ignore terms in fewer documents than this", 1)
@@ -53,7 +53,7 @@ class RunConfig:
     w2v_min_count: int = _spec(2, "word2vec ignores rarer words", 1)
     w2v_learning_rate: float = _spec(0.025, "word2vec initial learning rate (gensim alpha)", 0.0, 1.0, lo_open=True)
     w2v_pooling: Literal["mean", "tfidf"] = _spec("tfidf", "how word vectors become a document vector: mean, tfidf")
-    model: Literal[MODELS] = _spec("logreg", "the classifier: logreg, linear_svc, sgd, nb")
+    model: Literal[MODELS] = _spec("logreg", "the classifier: logreg, linear_svc, sgd, nb, nbsvm")
     C: float = _spec(1.0, "inverse regularisation strength; sgd uses alpha 1e-4/C, nb alpha 1/C", 0.0, lo_open=True)
     seed: int = _spec(42, "seed for the split, word2vec and the classifier", 0, 2**31 - 1)
     test_size: float = _spec(0.2, "held-out share when the dataset has no published split", 0.0, 1.0, lo_open=True)
@@ -145,9 +145,9 @@ def _combination_problems(cfg: RunConfig) -> list[str]:
     "Values that are fine alone but cannot work together."
     problems = []
     if cfg.char_ngram_max == 1: problems.append("char_ngram_max=1 is out of range: use 0 (none) or 2..8")
-    if cfg.model == "nb" and "word2vec" in cfg.features:
-        problems.append(f"model=nb needs non-negative features, and features={cfg.features} has negative ones: "
-                        "use features=tfidf or bow with nb, or another model with word2vec")
+    if cfg.model in ("nb", "nbsvm") and "word2vec" in cfg.features:
+        problems.append(f"model={cfg.model} needs non-negative features, and features={cfg.features} has negative ones: "
+                        f"use features=tfidf, bow or binary with {cfg.model}, or another model with word2vec")
     return problems
 
 def _check(cfg: RunConfig):

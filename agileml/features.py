@@ -26,10 +26,11 @@ def tokenize(text: str, lowercase: bool = True) -> list[str]:
 
 # %% ../nbs/02_features.ipynb #c11c8792
 def tfidf_features(ngram_max: int = 2, char_ngram_max: int = 0, min_df: int = 1, max_features: int = 0,
-                   use_idf: bool = True):
-    "Word (and optional char) n-gram tf-idf; `use_idf=False` gives length-normalised bag-of-words."
+                   use_idf: bool = True, binary: bool = False):
+    "Word (and optional char) n-gram tf-idf; `use_idf=False` gives length-normalised bag-of-words, `binary` 0/1 presence."
     kw = dict(lowercase=True, sublinear_tf=True, use_idf=use_idf, min_df=min_df, max_features=max_features or None,
               dtype=np.float32)
+    if binary: kw.update(binary=True, use_idf=False, norm=None)
     words = TfidfVectorizer(token_pattern=TOKEN_PATTERN, ngram_range=(1, ngram_max), **kw)
     if not char_ngram_max: return words
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, char_ngram_max), **kw)
@@ -114,11 +115,11 @@ class Word2VecVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 def make_features(kind: str = "tfidf", ngram_max: int = 2, char_ngram_max: int = 0, min_df: int = 1,
                   max_features: int = 0, w2v_dim: int = 100, w2v_epochs: int = 20, w2v_window: int = 5,
                   w2v_min_count: int = 2, w2v_learning_rate: float = 0.025, w2v_pooling: str = "tfidf", seed: int = 0):
-    "The featurizer named by `kind`: 'tfidf', 'bow', 'word2vec' or 'tfidf+word2vec'."
-    sparse = lambda idf: tfidf_features(ngram_max, char_ngram_max, min_df, max_features, use_idf=idf)
+    "The featurizer named by `kind`: 'tfidf', 'bow', 'binary', 'word2vec' or 'tfidf+word2vec'."
+    sparse = lambda idf, binary=False: tfidf_features(ngram_max, char_ngram_max, min_df, max_features, use_idf=idf, binary=binary)
     dense = lambda: Word2VecVectorizer(vector_size=w2v_dim, epochs=w2v_epochs, window=w2v_window,
                                        min_count=w2v_min_count, alpha=w2v_learning_rate, pooling=w2v_pooling, seed=seed)
-    makers = {"tfidf": lambda: sparse(True), "bow": lambda: sparse(False), "word2vec": dense,
+    makers = {"tfidf": lambda: sparse(True), "bow": lambda: sparse(False), "binary": lambda: sparse(False, True), "word2vec": dense,
               "tfidf+word2vec": lambda: FeatureUnion([("tfidf", sparse(True)), ("word2vec", dense())])}
     if kind not in makers: raise ValueError(f"features={kind!r}: use one of {', '.join(makers)}")
     return makers[kind]()

@@ -5,29 +5,74 @@
 # %% ../nbs/03_models.ipynb #15271bfd
 from __future__ import annotations
 import inspect
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
+from sklearn.utils.validation import check_is_fitted, validate_data
 from .config import RunConfig
 from .features import make_features
 
 # %% auto #0
-__all__ = ['make_classifier', 'build_pipeline']
+__all__ = ['NBSVMClassifier', 'make_classifier', 'build_pipeline']
 
 # %% ../nbs/03_models.ipynb #d28bebe6
+class NBSVMClassifier(ClassifierMixin, BaseEstimator):
+    "Logistic regression on naive-Bayes log-count-ratio-scaled features (NBSVM, Wang & Manning 2012)."
+    def __init__(self, C: float = 1.0,       # inverse regularisation strength of the logistic regression
+                 alpha: float = 1.0,          # smoothing of the feature counts
+                 max_iter: int = 1000):
+        self.C, self.alpha, self.max_iter = C, alpha, max_iter
+
+    def _ratio(self, X, is_class) -> np.ndarray:
+        "Log of the smoothed, normalised feature totals in the class over those outside it."
+        p = self.alpha + np.asarray(X[is_class].sum(0)).ravel()
+        q = self.alpha + np.asarray(X[~is_class].sum(0)).ravel()
+        return np.log((p / p.sum()) / (q / q.sum()))
+
+    def fit(self, X, y):
+        X, y = validate_data(self, X, y, accept_sparse="csr")
+        if sp.issparse(X) and X.min() < 0 or not sp.issparse(X) and (X < 0).any():
+            raise ValueError("NBSVMClassifier needs non-negative features (counts, presence, tf-idf)")
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2: raise ValueError("NBSVMClassifier needs at least two classes")
+        targets = self.classes_[1:] if len(self.classes_) == 2 else self.classes_
+        coef, bias = [], []
+        for c in targets:
+            r = self._ratio(X, y == c)
+            lr = LogisticRegression(C=self.C, solver="liblinear", dual=sp.issparse(X), max_iter=self.max_iter)
+            lr.fit(sp.csr_matrix(X) @ sp.diags(r), y == c)
+            coef.append(lr.coef_.ravel() * r); bias.append(lr.intercept_[0])
+        self.coef_, self.intercept_ = np.vstack(coef), np.array(bias)
+        return self
+
+    def decision_function(self, X):
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, accept_sparse="csr", reset=False)
+        d = np.asarray(X @ self.coef_.T) + self.intercept_
+        return d.ravel() if len(self.classes_) == 2 else d
+
+    def predict(self, X):
+        d = self.decision_function(X)
+        return self.classes_[(d > 0).astype(int)] if d.ndim == 1 else self.classes_[d.argmax(1)]
+
+# %% ../nbs/03_models.ipynb #fd7a6fe9
 def make_classifier(model: str = "logreg", C: float = 1.0, seed: int = 0):
-    "The classifier named by `model`: 'logreg', 'linear_svc', 'sgd' or 'nb'."
+    "The classifier named by `model`: 'logreg', 'linear_svc', 'sgd', 'nb' or 'nbsvm'."
     makers = {
         "logreg": lambda: LogisticRegression(C=C, max_iter=2000, random_state=seed),
         "linear_svc": lambda: LinearSVC(C=C, random_state=seed),
         "sgd": lambda: SGDClassifier(loss="modified_huber", alpha=1e-4 / C, max_iter=50, tol=None, random_state=seed),
         "nb": lambda: MultinomialNB(alpha=1.0 / C),
+        "nbsvm": lambda: NBSVMClassifier(C=C),
     }
     if model not in makers: raise ValueError(f"model={model!r}: use one of {', '.join(makers)}")
     return makers[model]()
 
-# %% ../nbs/03_models.ipynb #82e5702c
+# %% ../nbs/03_models.ipynb #7c3886a8
 def build_pipeline(cfg: RunConfig) -> Pipeline:
     "features -> classifier, as one estimator that takes raw texts."
     names = inspect.signature(make_features).parameters

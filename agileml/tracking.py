@@ -127,7 +127,7 @@ class TrainingRun:
         if not self.managed: self.client.set_terminated(self.run_id, "FINISHED")
 
 # %% ../nbs/05_tracking.ipynb #2c760e8d
-TRUSTED_TYPES = ["agileml.features.Word2VecVectorizer"]
+TRUSTED_TYPES = ["agileml.features.Word2VecVectorizer", "agileml.models.NBSVMClassifier"]
 MODEL_FILE = "model.skops"
 
 def log_model(run: TrainingRun, pipeline, example: list[str]) -> str:
@@ -154,7 +154,7 @@ def load_model(run_id: str):
     "The fitted pipeline of a run, after checking its file against the sha256 recorded at logging."
     return read_model(verify_model_file(get_run(run_id)))
 
-# %% ../nbs/05_tracking.ipynb #714f64e9
+# %% ../nbs/05_tracking.ipynb #e6ebbd55
 SCORES = ("accuracy", "macro_f1", "mcc")    # the metrics that judge a model; fit_seconds etc. describe the run
 
 def client() -> MlflowClient: return MlflowClient(tracking_uri())
@@ -175,7 +175,7 @@ def get_run(run_id: str, c: MlflowClient | None = None):
     raise UserError(f"{run_id!r} is the start of {len(hits)} run ids ({', '.join(r.info.run_id[:12] for r in hits[:5])}...): "
                     "give more of the id")
 
-# %% ../nbs/05_tracking.ipynb #eb9cb752
+# %% ../nbs/05_tracking.ipynb #50b3db34
 def champion_version(c: MlflowClient | None = None):
     "The model version that alias `champion` points at, or None."
     c = c or client()
@@ -193,7 +193,7 @@ def _when(ms) -> str:
     "A run time (epoch milliseconds) as local ISO time to the second."
     return datetime.datetime.fromtimestamp(ms / 1000).isoformat(timespec="seconds") if ms else ""
 
-# %% ../nbs/05_tracking.ipynb #e6ebbd55
+# %% ../nbs/05_tracking.ipynb #87124784
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 
 def list_runs(dataset: str | None = None, status: str | None = None, sort: str | None = None, limit: int = 20) -> list[dict]:
@@ -212,7 +212,7 @@ def list_runs(dataset: str | None = None, status: str | None = None, sort: str |
     found = _all_runs(c, " and ".join(filters), order, limit)
     return [_row(r, champ.run_id if champ else None) for r in found]
 
-# %% ../nbs/05_tracking.ipynb #87124784
+# %% ../nbs/05_tracking.ipynb #17aa12de
 def artifact_path(run, *parts) -> str:
     "Where an artifact of `run` is: a local path for a local store, else its URI."
     return "/".join([run.info.artifact_uri.rstrip("/").removeprefix("file://"), *parts])
@@ -235,7 +235,7 @@ def describe_run(run_id: str) -> dict:
                 model=artifact_path(r, MODEL_DIR) if "agileml.model_sha256" in r.data.tags else None,
                 champion=bool(champ and champ.run_id == r.info.run_id))
 
-# %% ../nbs/05_tracking.ipynb #0e1136e4
+# %% ../nbs/05_tracking.ipynb #f01b0b90
 def compare_runs(run_a: str, run_b: str) -> dict:
     "Parameters that differ, metric deltas, and whether data, code and package versions are the same."
     a, b = get_run(run_a), get_run(run_b)
@@ -254,7 +254,7 @@ def compare_runs(run_a: str, run_b: str) -> dict:
                 same_commit=same("agileml.git_commit"), dirty=[tag(a, "agileml.git_dirty"), tag(b, "agileml.git_dirty")],
                 same_packages=not versions, packages=versions)
 
-# %% ../nbs/05_tracking.ipynb #f01b0b90
+# %% ../nbs/05_tracking.ipynb #f2fbe04e
 MODEL_NAME, CHAMPION = "agileml", "champion"
 
 class PromotionRefused(UserError):
@@ -272,13 +272,13 @@ def verify_model_file(run) -> str:
                          "when it was logged: it was altered afterwards, so it is not used")
     return str(local)
 
-# %% ../nbs/05_tracking.ipynb #a8d59e22
+# %% ../nbs/05_tracking.ipynb #0abe2a78
 def _local_artifact(run, path: str) -> Path:
     "An artifact of `run` as a local file: in place for a local store, else downloaded to a temporary folder."
     if run.info.artifact_uri.startswith("file:"): return Path(artifact_path(run, path))
     return Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=path, tracking_uri=tracking_uri()))
 
-# %% ../nbs/05_tracking.ipynb #f2fbe04e
+# %% ../nbs/05_tracking.ipynb #bcc8d5a2
 def integrity_failures(run) -> list[str]:
     "What makes a run's model unusable: it did not finish, or its file changed since it was logged. Never skipped."
     fails = [] if run.info.status == "FINISHED" else [f"run {run.info.run_id} is {run.info.status}, not FINISHED"]
@@ -301,7 +301,7 @@ def comparison_failures(run, champ_run, metric: str = "macro_f1", min_gain: floa
         return [f"{metric} {new:.4f} does not beat the champion's {old:.4f} by at least {min_gain} (gain {new - old:+.4f})"]
     return []
 
-# %% ../nbs/05_tracking.ipynb #0abe2a78
+# %% ../nbs/05_tracking.ipynb #f3ada70b
 def _register(c: MlflowClient, run, tags: dict) -> str:
     "A new version of the registered model for `run`'s model; its version number."
     try: c.create_registered_model(MODEL_NAME)
@@ -330,7 +330,7 @@ def promote(run_id: str, metric: str = "macro_f1", min_gain: float = 0.0, force:
     c.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
     return dict(run_id=run.info.run_id, version=version, previous=previous, promotion=how)
 
-# %% ../nbs/05_tracking.ipynb #bcc8d5a2
+# %% ../nbs/05_tracking.ipynb #e814f828
 def rollback() -> dict:
     "Move alias `champion` back to the version it replaced, and record that on both versions."
     c = client()
@@ -344,7 +344,7 @@ def rollback() -> dict:
     c.set_registered_model_alias(MODEL_NAME, CHAMPION, previous)
     return dict(version=previous, run_id=c.get_model_version(MODEL_NAME, previous).run_id, replaced=str(champ.version))
 
-# %% ../nbs/05_tracking.ipynb #f3ada70b
+# %% ../nbs/05_tracking.ipynb #0c03f6dd
 def champion_info() -> dict:
     "What is in production, and its lineage: run, notebook, data fingerprint, commit, metrics."
     c = client()

@@ -21,7 +21,7 @@ def test_ill_typed_and_out_of_range_values_are_refused_together(store):
     out = agileml("train", "-p", "test_size=abc", "-p", "ngram_max=9", "-p", "model=bert", check=2)
     assert "test_size='abc' is not a valid float" in out.stderr
     assert "ngram_max=9 is out of range" in out.stderr
-    assert "model='bert' is not one of: logreg, linear_svc, sgd, nb" in out.stderr
+    assert "model='bert' is not one of: logreg, linear_svc, sgd, nb, nbsvm" in out.stderr
     assert runs(store) == []
 
 
@@ -29,7 +29,7 @@ def test_params_lists_every_parameter_with_type_default_and_help():
     rows = {r["name"]: r for r in json.loads(agileml("params", "--json", check=0).stdout)}
     assert rows["test_size"] == dict(name="test_size", type="float", default="0.2", accepted="> 0.0, <= 1.0",
                                      help="held-out share when the dataset has no published split")
-    assert rows["features"]["accepted"] == "tfidf | bow | word2vec | tfidf+word2vec"
+    assert rows["features"]["accepted"] == "tfidf | bow | binary | word2vec | tfidf+word2vec"
     assert "run_id" in rows
     assert "w2v_pooling" in agileml("params", check=0).stdout
 
