@@ -8,12 +8,13 @@ import ast, configparser, filecmp, fnmatch, json, re, shutil, subprocess, sys, t
 from dataclasses import asdict, dataclass
 from pathlib import Path
 import yaml
+from .config import UserError
 
 # %% auto #0
 __all__ = ['KINDS', 'DIRECTIVE', 'SCRATCH', 'A', 'M', 'N', 'ML_TEST_SCORE', 'POINTS', 'Finding', 'Project', 'code_cells',
            'directives', 'is_parameters', 'parse', 'registered_experiments', 'config_fields', 'check_dead_code',
-           'exported_modules', 'check_orphans', 'check_sync', 'names_read', 'names_assigned', 'check_configuration',
-           'check_glue', 'evidence_missing', 'ml_test_score', 'audit']
+           'exported_modules', 'check_orphans', 'check_sync', 'names_read', 'check_configuration', 'check_glue',
+           'evidence_missing', 'ml_test_score', 'audit']
 
 # %% ../nbs/11_audit.ipynb #d352f645
 KINDS = {"dead-experiment-code": "Dead experiment code", "orphan-module": "Orphan modules",
@@ -34,7 +35,7 @@ class Project:
     def __init__(self, root):
         self.root = Path(root).resolve()
         ini = self.root / "settings.ini"
-        if not ini.is_file(): raise FileNotFoundError(f"{self.root} is not an nbdev project: it has no settings.ini")
+        if not ini.is_file(): raise UserError(f"{self.root} is not an nbdev project: it has no settings.ini (give --root the project folder)")
         cfg = configparser.ConfigParser(); cfg.read(ini)
         self.lib = self.root / cfg["DEFAULT"].get("lib_path", "agileml")
         self.nbs = self.root / cfg["DEFAULT"].get("nbs_path", "nbs")
@@ -64,7 +65,8 @@ DIRECTIVE = re.compile(r"^#\|\s*([\w-]+)\s*(.*?)\s*$", re.M)
 
 def code_cells(nb: Path) -> list[dict]:
     "The code cells of a notebook, each with its source as one string."
-    cells = json.loads(nb.read_text("utf-8")).get("cells", [])
+    try: cells = json.loads(nb.read_text("utf-8")).get("cells", [])
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise UserError(f"{nb} is not a readable notebook ({e}): repair or delete it") from None
     return [{**c, "source": "".join(c["source"]) if isinstance(c["source"], list) else c["source"]}
             for c in cells if c.get("cell_type") == "code"]
 
@@ -79,8 +81,8 @@ def parse(source: str):
 
 # %% ../nbs/11_audit.ipynb #fb9ff660
 def _module_trees(p: Project) -> dict[str, ast.Module]:
-    "Each library module's syntax tree, by path relative to the project."
-    return {p.rel(m): ast.parse(m.read_text("utf-8")) for m in p.modules()}
+    "Each library module's syntax tree, by path relative to the project (a module that is not Python is left to the sync check)."
+    return {p.rel(m): t for m in p.modules() if (t := parse(m.read_text("utf-8"))) is not None}
 
 def registered_experiments(trees: dict) -> dict[str, str]:
     "Experiment name -> the name of its run-configuration class, from `EXPERIMENTS = {...}` in the library."
@@ -169,10 +171,12 @@ def _scratch_copy(p: Project, dst: Path) -> tuple[Path, Path]:
     shutil.copytree(p.lib, dst / p.rel(p.lib), ignore=shutil.ignore_patterns("__pycache__"))
     for tool in ("nbdev_clean", "nbdev_export"):
         r = subprocess.run([_tool(tool)], cwd=dst, capture_output=True, text=True)
-        if r.returncode: raise RuntimeError(f"{tool} failed in a scratch copy of {p.root}: {r.stderr.strip()[-2000:]}")
+        if r.returncode: raise UserError(f"{tool} fails on the notebooks of {p.root}, so their sync cannot be checked: "
+                                         f"{(r.stderr.strip().splitlines() or ['no message'])[-1]}")
     return dst / p.rel(p.nbs), dst / p.rel(p.lib)
 
 def _with_outputs(nb: Path) -> int:
+    "How many code cells of `nb` hold outputs or an execution count."
     return sum(bool(c.get("outputs")) or c.get("execution_count") is not None for c in code_cells(nb))
 
 def check_sync(p: Project) -> list[Finding]:
@@ -208,18 +212,13 @@ def names_read(tree) -> set[str]:
         elif isinstance(n, ast.arg): out.add(n.arg)
     return out
 
-def names_assigned(tree) -> list[str]:
-    "The names a parameters cell assigns, in order."
-    return [t.id for n in tree.body for t in (n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, ast.AnnAssign) else [])
-            if isinstance(t, ast.Name)]
-
 # %% ../nbs/11_audit.ipynb #c4e135e7
 def _experiment_parameters(p: Project, nb: Path, fields: dict, registered: dict) -> list[Finding]:
     "Unread parameters of one experiment notebook, and smoke parameters it does not declare."
-    cells = code_cells(nb)
-    params = [parse(c["source"]) for c in cells if is_parameters(c)]
-    if not params or params[0] is None: return []
-    declared, rest = names_assigned(params[0]), [parse(c["source"]) for c in cells if not is_parameters(c)]
+    from agileml.runner import declared_parameters      # papermill's own reading of the parameters cell
+    cells, declared = code_cells(nb), list(declared_parameters(nb))
+    if not declared: return []
+    rest = [parse(c["source"]) for c in cells if not is_parameters(c)]
     read = set().union(*(names_read(t) for t in rest if t is not None))
     if any("from_globals(globals())" in c["source"] for c in cells): read |= set(fields.get(registered.get(nb.stem), []))
     out = [Finding("configuration-debt", p.rel(nb), f"parameter {k!r} is declared in the parameters cell but the notebook never reads it",
@@ -233,15 +232,15 @@ def _experiment_parameters(p: Project, nb: Path, fields: dict, registered: dict)
 
 def check_configuration(p: Project, trees: dict, registered: dict) -> list[Finding]:
     "Parameters that nothing reads, in experiment notebooks, their smoke parameters and the run configurations."
-    fields = {cls: config_fields(trees, cls)[1] for cls in set(registered.values())}
+    homes = {cls: config_fields(trees, cls) for cls in set(registered.values())}
+    fields = {cls: names for cls, (_, names) in homes.items()}
     experiments = [nb for nb in p.notebooks() if nb.parent == p.experiments]
     out = [f for nb in experiments for f in _experiment_parameters(p, nb, fields, registered)]
     nb_trees = [parse(c["source"]) for nb in experiments for c in code_cells(nb) if not is_parameters(c)]
-    for cls in sorted(fields):
-        home = config_fields(trees, cls)[0]
+    for cls, (home, names) in sorted(homes.items()):
         read = set().union(*(names_read(t) for path, t in trees.items() if path != home), *(names_read(t) for t in nb_trees if t))
         out += [Finding("configuration-debt", home, f"{cls} accepts {k!r}, but no code outside {home} and no experiment notebook reads it",
-                        f"read it where it matters, or remove the field") for k in fields[cls] if k not in read]
+                        "read it where it matters, or remove the field") for k in names if k not in read]
     return out
 
 def check_glue(p: Project) -> list[Finding]:

@@ -200,7 +200,8 @@ def sweep(param: List[str] = typer.Option([], "-p", "--param", help="the values 
 
 def _sweep_text(d: dict) -> str:
     "The sweep's table, best run, failures and promotion, for people."
-    cols = ["run", "status", *d["keys"], "accuracy", "macro_f1", "mcc", "fit_seconds"]
+    from agileml.sweep import COLUMNS
+    cols = ["run", "status", *d["keys"], *COLUMNS]
     lines = [f"sweep {d['sweep_run_id']} {d['status']} ({len(d['points'])} points, {d['pool']})", "", _table(d["table"], cols), ""]
     if d["best"]: lines.append(f"best: run {d['best']['run_id']} {d['metric']}={d['best']['metrics'][d['metric']]:.4f}")
     for p in d["points"]:
@@ -236,8 +237,7 @@ def audit(root: Optional[str] = typer.Option(None, help="the project folder to a
           as_json: bool = typer.Option(False, "--json", help="print findings and the ML Test Score as JSON")):
     "Technical-debt audit: dead experiment code, orphan modules, unclean or out-of-sync notebooks, configuration debt, glue."
     from agileml.audit import audit as run_audit
-    try: d = run_audit(root)
-    except FileNotFoundError as e: raise UserError(str(e)) from None
+    d = run_audit(root)
     _emit(d, as_json, _audit_text(d))
     if d["findings"]: raise typer.Exit(1)
 

@@ -35,7 +35,7 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         X, y = validate_data(self, X, y, accept_sparse="csr")
-        if sp.issparse(X) and X.min() < 0 or not sp.issparse(X) and (X < 0).any():
+        if X.min() < 0:
             raise ValueError("NBSVMClassifier needs non-negative features (counts, presence, tf-idf)")
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2: raise ValueError("NBSVMClassifier needs at least two classes")

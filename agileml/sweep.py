@@ -4,11 +4,11 @@
 
 # %% ../nbs/10_sweep.ipynb #d35e7c0b
 from __future__ import annotations
-import itertools, json, math, os, random, subprocess, sys, tempfile, threading, uuid
+import json, math, os, random, subprocess, sys, tempfile, threading, uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from .config import ConfigError, UserError, parse_param_strings
-from .runner import check_declarations, notebook_path, read_params_file, sigterm_as_interrupt, start_run, validate
+from .runner import RunResult, check_declarations, notebook_path, read_params_file, sigterm_as_interrupt, start_run, validate
 
 # %% auto #0
 __all__ = ['MAX_GRID', 'COLUMNS', 'sweep_space', 'grid_size', 'point_at', 'points', 'label', 'validate_points', 'run_point',
@@ -76,7 +76,7 @@ def _point_main():
     result = train(job["params"], job["notebook"], tags=job["tags"])
     (work / "result.json").write_text(json.dumps(result.to_dict()))
 
-def _not_run(status: str, error: str) -> dict: return dict(run_id="", status=status, metrics={}, notebook="", html="", error=error)
+def _not_run(status: str, error: str) -> dict: return RunResult("", status, error=error).to_dict()
 
 def run_point(job: dict, should_stop=lambda: False, poll: float = 0.5) -> dict:
     "Execute one point (`job`: notebook, params, tags, tracking_uri) in a new process; its `RunResult` as a dict."
@@ -93,8 +93,9 @@ def run_point(job: dict, should_stop=lambda: False, poll: float = 0.5) -> dict:
                     if should_stop(): proc.terminate(); proc.wait(); break   # once: a second SIGTERM would cut the recording short
         result = Path(work) / "result.json"
         if result.exists(): return json.loads(result.read_text())
-        tail = (Path(work) / "stderr.txt").read_text(errors="replace").strip().splitlines()[-1:]
-        return _not_run("KILLED" if should_stop() else "FAILED", f"the point's process exited with {proc.returncode}: {' '.join(tail)}")
+        if should_stop(): return _not_run("KILLED", "the sweep was stopped before this point's run was recorded")
+        last = (Path(work) / "stderr.txt").read_text(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        return _not_run("FAILED", f"the point's process failed before recording a result (exit status {proc.returncode}): {last[0]}")
 
 # %% ../nbs/10_sweep.ipynb #c2f922c8
 class LocalPool:
@@ -176,11 +177,11 @@ class Progress:
 # %% ../nbs/10_sweep.ipynb #95bd7cd0
 COLUMNS = ("accuracy", "macro_f1", "mcc", "fit_seconds")
 
-def result_table(results: list[dict], pts: list[dict], keys: list[str], metric: str):
-    "One row per point: run, status, the swept values, the scores; best first."
+def result_table(points: list[dict], keys: list[str], metric: str):
+    "One row per point (a run's result with its `params`): run, status, the swept values, the scores; best first."
     import pandas as pd
-    rows = [dict(run=r["run_id"][:8], status=r["status"], **{k: p[k] for k in keys},
-                 **{m: r["metrics"].get(m) for m in COLUMNS}, error=r["error"]) for r, p in zip(results, pts)]
+    rows = [dict(run=p["run_id"][:8], status=p["status"], **{k: p["params"][k] for k in keys},
+                 **{m: p["metrics"].get(m) for m in COLUMNS}, error=p["error"]) for p in points]
     df = pd.DataFrame(rows, columns=["run", "status", *keys, *COLUMNS, "error"])
     return df.sort_values(metric, ascending=False, na_position="last", kind="stable").reset_index(drop=True)
 
@@ -254,10 +255,13 @@ def _run_all(pool, jobs: list[dict], names: list[str], progress: Progress) -> tu
         return [r or _not_run("CANCELLED", "never submitted") for r in results], True
 
 # %% ../nbs/10_sweep.ipynb #d587d0f6
+def _title(keys: list[str], n_points: int, metric: str) -> str:
+    return f"sweep over {', '.join(keys) or 'defaults'}: {n_points} points, {metric}"
+
 def sweep(space: dict[str, list], notebook: str = "train", n_random: int = 0, seed: int = 0, workers: int = 1,
           dask: str | None = None, metric: str = "macro_f1", progress: bool = False, report_dir=None) -> dict:
     "Run every point of the sweep as a recorded run under one parent run; the results, best first."
-    from agileml.tracking import SCORES, tracking_uri
+    from agileml.tracking import SCORES
     if metric not in SCORES: raise ConfigError(f"--metric {metric!r}: use one of {', '.join(SCORES)}")
     nb, pts = notebook_path(notebook), points(space, n_random, seed)
     params = validate_points(nb, pts)
@@ -265,8 +269,7 @@ def sweep(space: dict[str, list], notebook: str = "train", n_random: int = 0, se
     names = [label(p, keys) for p in pts]
     pool = DaskPool(dask) if dask else LocalPool(workers)     # a scheduler that cannot be reached fails here, before any run
     try:
-        title = f"sweep over {', '.join(keys) or 'defaults'}: {len(pts)} points, {metric}"
-        client, parent = start_run(nb, title, {"agileml.sweep_points": str(len(pts)), "agileml.sweep_pool": pool.where,
+        client, parent = start_run(nb, _title(keys, len(pts), metric), {"agileml.sweep_points": str(len(pts)), "agileml.sweep_pool": pool.where,
                                                "agileml.sweep_metric": metric})
         client.log_batch(parent, params=[_param(k, v) for k, v in space.items()])
         jobs = [dict(notebook=str(nb), params=p, tracking_uri=client.tracking_uri,
@@ -277,26 +280,25 @@ def sweep(space: dict[str, list], notebook: str = "train", n_random: int = 0, se
             pool.stop(); _end_parent(client, parent, [], interrupted=True); raise
         finally: bar.close()
     finally: pool.close()
-    return _summarise(client, parent, results, pts, keys, metric, title, interrupted, report_dir, pool.where)
+    d = _summarise(client, parent, [r | {"params": p} for r, p in zip(results, pts)], keys, metric, interrupted, report_dir)
+    return d | {"pool": pool.where}
 
 def _param(key: str, values: list):
     from mlflow.entities import Param
     return Param(key, ",".join(map(str, values))[:6000])
 
-def _summarise(client, parent, results, pts, keys, metric, title, interrupted, report_dir, where) -> dict:
-    "Log the report and the best score into the parent run, end it, and say what happened."
-    df = result_table(results, pts, keys, metric)
-    finished = [(r, p) for r, p in zip(results, pts) if r["status"] == "FINISHED"]
-    best = max(finished, key=lambda rp: rp[0]["metrics"].get(metric, -math.inf), default=None)
+def _summarise(client, parent: str, points: list[dict], keys: list[str], metric: str, interrupted: bool, report_dir) -> dict:
+    "Log the report and the best score into the parent run, end it, and say what happened; `points` carry their params."
+    df = result_table(points, keys, metric)
+    finished = [p for p in points if p["status"] == "FINISHED"]
+    best = max(finished, key=lambda p: p["metrics"].get(metric, -math.inf), default=None)
     if best:
-        client.log_metric(parent, f"best_{metric}", best[0]["metrics"][metric])
-        client.set_tag(parent, "agileml.sweep_best_run", best[0]["run_id"])
-    folder = _log_report(client, parent, df, keys, metric, title, report_dir)
-    _end_parent(client, parent, results, interrupted)
-    return dict(sweep_run_id=parent, status=client.get_run(parent).info.status, metric=metric, pool=where,
-                keys=keys, report=folder, best=best[0] | {"params": best[1]} if best else None,
-                points=[r | {"params": p} for r, p in zip(results, pts)],
-                table=df.astype(object).where(df.notna(), None).to_dict("records"))
+        client.log_metric(parent, f"best_{metric}", best["metrics"][metric])
+        client.set_tag(parent, "agileml.sweep_best_run", best["run_id"])
+    folder = _log_report(client, parent, df, keys, metric, _title(keys, len(points), metric), report_dir)
+    _end_parent(client, parent, points, interrupted)
+    return dict(sweep_run_id=parent, status=client.get_run(parent).info.status, metric=metric, keys=keys, report=folder,
+                best=best, points=points, table=df.astype(object).where(df.notna(), None).to_dict("records"))
 
 # %% ../nbs/10_sweep.ipynb #cc2d76d5
 def promote_best(result: dict) -> dict:

@@ -10,31 +10,25 @@ prints Markdown tables for BENCHMARKS.md.
 """
 import json, sys, time
 import numpy as np
-from measure import RESULTS, isolated, machine, peak_mib, reset_peak
+from measure import RESULTS, isolated, machine, peak_mib, reset_peak, save
 
-W2V_BIG = dict(w2v_epochs=5)      # word2vec passes on the two big corpora: 20 would take 4x as long
+def shared(**w2v) -> dict:
+    "The three configurations every dataset gets: tf-idf, word2vec and both, each with a linear SVM."
+    return {"tfidf (words 1-2) + linear_svc": dict(features="tfidf", model="linear_svc"),
+            "word2vec + linear_svc": dict(features="word2vec", model="linear_svc", **w2v),
+            "tfidf+word2vec + linear_svc": dict(features="tfidf+word2vec", model="linear_svc", **w2v)}
+
+BIG = dict(w2v_epochs=5)      # word2vec passes on the two big corpora: 20 would take 4x as long
 CONFIGS = {
-    "sms_spam": {
-        "tfidf (words 1-2) + linear_svc": dict(features="tfidf", model="linear_svc"),
-        "word2vec + linear_svc": dict(features="word2vec", model="linear_svc"),
-        "tfidf+word2vec + linear_svc": dict(features="tfidf+word2vec", model="linear_svc"),
+    "sms_spam": shared() | {
         "bow (words 1-2) + nb (the simple baseline)": dict(features="bow", model="nb", C=10),
-        "best: tfidf words 1-2 + chars 2-5 + linear_svc": dict(features="tfidf", char_ngram_max=5, model="linear_svc"),
-    },
-    "20newsgroups": {
-        "tfidf (words 1-2) + linear_svc": dict(features="tfidf", model="linear_svc"),
-        "word2vec + linear_svc": dict(features="word2vec", model="linear_svc", **W2V_BIG),
-        "tfidf+word2vec + linear_svc": dict(features="tfidf+word2vec", model="linear_svc", **W2V_BIG),
+        "best: tfidf words 1-2 + chars 2-5 + linear_svc": dict(features="tfidf", char_ngram_max=5, model="linear_svc")},
+    "20newsgroups": shared(**BIG) | {
         "binary (words 1-3) + nbsvm C=0.1": dict(features="binary", ngram_max=3, model="nbsvm", C=0.1),
-        "best: tfidf words 1-2 + chars 2-5 + linear_svc": dict(features="tfidf", char_ngram_max=5, model="linear_svc"),
-    },
-    "imdb": {
-        "tfidf (words 1-2) + linear_svc": dict(features="tfidf", model="linear_svc"),
-        "word2vec + linear_svc": dict(features="word2vec", model="linear_svc", **W2V_BIG),
-        "tfidf+word2vec + linear_svc": dict(features="tfidf+word2vec", model="linear_svc", **W2V_BIG),
+        "best: tfidf words 1-2 + chars 2-5 + linear_svc": dict(features="tfidf", char_ngram_max=5, model="linear_svc")},
+    "imdb": shared(**BIG) | {
         "tfidf (words 1-3) + logreg C=30": dict(features="tfidf", ngram_max=3, model="logreg", C=30),
-        "best: binary (words 1-3) + nbsvm C=0.1": dict(features="binary", ngram_max=3, model="nbsvm", C=0.1),
-    },
+        "best: binary (words 1-3) + nbsvm C=0.1": dict(features="binary", ngram_max=3, model="nbsvm", C=0.1)},
 }
 LITERATURE = {
     "sms_spam": "Almeida et al. 2011 (SVM): accuracy about 0.976, MCC about 0.89",
@@ -93,16 +87,15 @@ def floor_verdict(dataset: str, results: dict) -> str:
 
 
 def main(datasets):
-    RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "quality.json"
-    saved = json.loads(path.read_text()) if path.is_file() else {}
+    saved = json.loads(path.read_text()) if path.is_file() else {}     # a run over some datasets keeps the others' results
     for dataset in datasets:
         results = {}
         for name, params in CONFIGS[dataset].items():
             results[name] = isolated(evaluate, dataset, params) | {"params": params}
             print(f"{dataset} / {name}: accuracy {results[name]['accuracy']:.4f}, fit {results[name]['fit_seconds']:.1f} s", file=sys.stderr)
         saved[dataset] = dict(machine=machine(), literature=LITERATURE[dataset], results=results)
-        path.write_text(json.dumps(saved, indent=2))
+        save("quality", saved)
         print(f"\n### {dataset}\n\n{table(dataset, results)}\n\nLiterature: {LITERATURE[dataset]}\n\n{floor_verdict(dataset, results)}")
 
 

@@ -6,9 +6,9 @@ benchmarks/results/sweep_workers.json.
 """
 import json, os, subprocess, sys, tempfile, time
 from pathlib import Path
+from measure import save
 
 AGILEML = str(Path(sys.executable).parent / "agileml")
-RESULTS = Path(__file__).parent / "results" / "sweep_workers.json"
 GRID = ["-p", "features=tfidf,word2vec", "-p", "model=logreg,sgd", "-p", "C=0.5,2"]     # 2 x 2 x 2 = 8 points
 
 
@@ -32,8 +32,7 @@ if __name__ == "__main__":
     same = scores(r1) == scores(r2)
     report = dict(command=" ".join(["agileml", "sweep", *GRID]), cores=os.cpu_count(), workers_1_s=round(one, 1),
                   workers_2_s=round(two, 1), speedup=round(one / two, 2), same_metrics=same)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    save("sweep_workers", report)
     print("| --workers | seconds | speed-up |\n|---|---|---|")
     print(f"| 1 | {one:.1f} | 1.00 |\n| 2 | {two:.1f} | {one / two:.2f} |")
     print(f"identical metrics with 1 and 2 workers: {same}")

@@ -1,6 +1,5 @@
 "The technical-debt audit: each kind of debt planted in a copy of the project is named; the project itself audits clean."
 import json, shutil, subprocess
-from pathlib import Path
 import pytest
 from conftest import ROOT, cli
 
@@ -136,3 +135,9 @@ def test_missing_evidence_scores_nothing(project):
     rows = {r["test"]: r for r in audit_json(project, check=0)["ml_test_score"]["tests"]}
     assert rows["Serving models can be rolled back"]["status"] == "none"
     assert "evidence missing: tests/test_lifecycle.py" in rows["Serving models can be rolled back"]["how"]
+
+
+def test_a_notebook_that_is_not_json_is_one_message(project):
+    (project / "nbs/broken.ipynb").write_text("{ not json")
+    out = cli("audit", "--root", str(project), check=2)
+    assert "nbs/broken.ipynb is not a readable notebook" in out.stderr and "Traceback" not in out.stderr
