@@ -12,9 +12,9 @@ from .config import UserError
 
 # %% auto #0
 __all__ = ['KINDS', 'DIRECTIVE', 'SCRATCH', 'A', 'M', 'N', 'ML_TEST_SCORE', 'POINTS', 'Finding', 'Project', 'code_cells',
-           'directives', 'is_parameters', 'parse', 'registered_experiments', 'config_fields', 'check_dead_code',
-           'exported_modules', 'check_orphans', 'check_sync', 'names_read', 'check_configuration', 'check_glue',
-           'evidence_missing', 'ml_test_score', 'audit']
+           'directives', 'is_parameters', 'parse', 'check_dead_code', 'exported_modules', 'check_orphans', 'check_sync',
+           'names_read', 'library_names', 'check_configuration', 'check_glue', 'evidence_missing', 'ml_test_score',
+           'audit']
 
 # %% ../nbs/11_audit.ipynb #d352f645
 KINDS = {"dead-experiment-code": "Dead experiment code", "orphan-module": "Orphan modules",
@@ -79,29 +79,6 @@ def parse(source: str):
     try: return ast.parse("\n".join("" if l.lstrip().startswith(("%", "!")) else l for l in source.splitlines()))
     except SyntaxError: return None
 
-# %% ../nbs/11_audit.ipynb #fb9ff660
-def _module_trees(p: Project) -> dict[str, ast.Module]:
-    "Each library module's syntax tree, by path relative to the project (a module that is not Python is left to the sync check)."
-    return {p.rel(m): t for m in p.modules() if (t := parse(m.read_text("utf-8"))) is not None}
-
-def registered_experiments(trees: dict) -> dict[str, str]:
-    "Experiment name -> the name of its run-configuration class, from `EXPERIMENTS = {...}` in the library."
-    for tree in trees.values():
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "EXPERIMENTS" for t in node.targets) \
-                    and isinstance(node.value, ast.Dict):
-                return {k.value: v.id for k, v in zip(node.value.keys, node.value.values)
-                        if isinstance(k, ast.Constant) and isinstance(v, ast.Name)}
-    return {}
-
-def config_fields(trees: dict, cls: str) -> tuple[str, list[str]]:
-    "The module that defines class `cls`, and the names of its annotated fields."
-    for path, tree in trees.items():
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ClassDef) and node.name == cls:
-                return path, [s.target.id for s in node.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)]
-    return "", []
-
 # %% ../nbs/11_audit.ipynb #dbc9148a
 SCRATCH = "scratch notebooks start with `_` and are git-ignored (nbs/_*.ipynb)"
 
@@ -112,16 +89,15 @@ def _library_problems(cells: list[dict]) -> list[str]:
     if not any(k in d for d in found for k in ("export", "exports", "exporti")): return ["it has no `#| export` cell"]
     return []
 
-def _experiment_problems(nb: Path, cells: list[dict], registered: dict) -> list[str]:
-    "What stops a notebook in nbs/experiments/ from being a registered experiment that CI runs."
+def _experiment_problems(nb: Path, cells: list[dict]) -> list[str]:
+    "What stops a notebook in nbs/experiments/ from being an experiment that CI runs."
     problems = []
     if not any(map(is_parameters, cells)): problems.append("it has no cell tagged `parameters`")
-    if nb.stem not in registered: problems.append(f"{nb.stem!r} is not registered in EXPERIMENTS ({', '.join(registered)})")
     if not nb.with_suffix(".smoke.yaml").is_file(): problems.append(f"there is no {nb.stem}.smoke.yaml beside it, so CI cannot run it")
     return problems
 
-def check_dead_code(p: Project, registered: dict) -> list[Finding]:
-    "Notebooks that are neither library notebooks, nor registered experiments CI runs, nor ignored scratch."
+def check_dead_code(p: Project) -> list[Finding]:
+    "Notebooks that are neither library notebooks, nor experiments CI runs, nor ignored scratch."
     out = []
     for nb in p.notebooks():
         cells = code_cells(nb)
@@ -132,10 +108,10 @@ def check_dead_code(p: Project, registered: dict) -> list[Finding]:
             out.append(Finding("dead-experiment-code", p.rel(nb), f"not a library notebook: {why[0]}; not an experiment either "
                                f"(those live in {p.rel(p.experiments)}/)", "move what is worth keeping into a library notebook and "
                                f"delete it, or rename it `_{nb.name}`: {SCRATCH}"))
-        elif nb.parent == p.experiments and (why := _experiment_problems(nb, cells, registered)):
+        elif nb.parent == p.experiments and (why := _experiment_problems(nb, cells)):
             out.append(Finding("dead-experiment-code", p.rel(nb), "an experiment notebook CI does not run: " + "; ".join(why),
-                               "tag its parameters cell `parameters`, register it in EXPERIMENTS (runner) and add its smoke "
-                               "parameters; or delete it"))
+                               f"tag its parameters cell `parameters` and write its small CI parameters into {nb.stem}.smoke.yaml "
+                               "(`agileml new experiment NAME` scaffolds both); or delete it"))
         elif nb.parent not in (p.nbs, p.experiments):
             out.append(Finding("dead-experiment-code", p.rel(nb), f"a notebook outside {p.rel(p.nbs)}/ and {p.rel(p.experiments)}/, "
                                "which nbdev does not export and CI does not run", f"move it, or delete it; {SCRATCH}"))
@@ -213,35 +189,41 @@ def names_read(tree) -> set[str]:
     return out
 
 # %% ../nbs/11_audit.ipynb #c4e135e7
-def _experiment_parameters(p: Project, nb: Path, fields: dict, registered: dict) -> list[Finding]:
-    "Unread parameters of one experiment notebook, and smoke parameters it does not declare."
-    from agileml.runner import declared_parameters      # papermill's own reading of the parameters cell
-    cells, declared = code_cells(nb), list(declared_parameters(nb))
-    if not declared: return []
-    rest = [parse(c["source"]) for c in cells if not is_parameters(c)]
-    read = set().union(*(names_read(t) for t in rest if t is not None))
-    if any("from_globals(globals())" in c["source"] for c in cells): read |= set(fields.get(registered.get(nb.stem), []))
-    out = [Finding("configuration-debt", p.rel(nb), f"parameter {k!r} is declared in the parameters cell but the notebook never reads it",
-                   "use it, or delete it from the parameters cell") for k in declared if k not in read]
+_SELF_NAME = re.compile(r"parameters\(\s*globals\(\)\s*,\s*['\"]([^'\"]+)['\"]")
+
+def _declared(p: Project, nb: Path) -> tuple[list[str], list[Finding]]:
+    "The parameter names an experiment declares, or a finding saying why they cannot be read."
+    from agileml.config import ConfigError, declarations      # the same reading every run uses
+    try: return list(declarations(nb)), []
+    except ConfigError as e: return [], [Finding("configuration-debt", p.rel(nb), str(e), "declare each parameter as "
+                                                 "`name: type = default  # accepted help` (see nbs/00_config.ipynb)")]
+
+def library_names(p: Project) -> set[str]:
+    "Every name the library's modules read (a module that is not Python is left to the sync check)."
+    return set().union(*(names_read(t) for m in p.modules() if (t := parse(m.read_text("utf-8"))) is not None))
+
+def _experiment_parameters(p: Project, nb: Path, library: set[str]) -> list[Finding]:
+    "Unread or wrongly declared parameters of one experiment notebook, a wrong self-name, and undeclared smoke parameters."
+    cells, (declared, out) = code_cells(nb), _declared(p, nb)
+    rest = [c["source"] for c in cells if not is_parameters(c)]
+    read = set().union(*(names_read(t) for t in map(parse, rest) if t is not None))
+    if any(_SELF_NAME.search(src) for src in rest): read |= library   # the whole config is handed to the library
+    out += [Finding("configuration-debt", p.rel(nb), f"parameter {k!r} is declared in the parameters cell but the notebook never reads it",
+                    "use it, or delete it from the parameters cell") for k in declared if k not in read]
+    out += [Finding("configuration-debt", p.rel(nb), f"reads its parameters as {name!r}, but it is {nb.name}: it would be validated "
+                    "against another notebook's declarations", f"write parameters(globals(), {nb.name!r})")
+            for src in rest for name in _SELF_NAME.findall(src) if Path(name).name != nb.name]
     smoke = nb.with_suffix(".smoke.yaml")
     given = (yaml.safe_load(smoke.read_text("utf-8")) or {}) if smoke.is_file() else {}
     if not isinstance(given, dict): return out + [Finding("configuration-debt", p.rel(smoke), "is not a mapping of parameter: value",
                                                           "write one `name: value` per line")]
     return out + [Finding("configuration-debt", p.rel(smoke), f"names {k!r}, which {nb.name} does not declare (papermill would only warn)",
-                          f"declare it in {nb.name}'s parameters cell, or remove it") for k in given if k not in declared]
+                          f"declare it in {nb.name}'s parameters cell, or remove it") for k in given if declared and k not in declared]
 
-def check_configuration(p: Project, trees: dict, registered: dict) -> list[Finding]:
-    "Parameters that nothing reads, in experiment notebooks, their smoke parameters and the run configurations."
-    homes = {cls: config_fields(trees, cls) for cls in set(registered.values())}
-    fields = {cls: names for cls, (_, names) in homes.items()}
-    experiments = [nb for nb in p.notebooks() if nb.parent == p.experiments]
-    out = [f for nb in experiments for f in _experiment_parameters(p, nb, fields, registered)]
-    nb_trees = [parse(c["source"]) for nb in experiments for c in code_cells(nb) if not is_parameters(c)]
-    for cls, (home, names) in sorted(homes.items()):
-        read = set().union(*(names_read(t) for path, t in trees.items() if path != home), *(names_read(t) for t in nb_trees if t))
-        out += [Finding("configuration-debt", home, f"{cls} accepts {k!r}, but no code outside {home} and no experiment notebook reads it",
-                        "read it where it matters, or remove the field") for k in names if k not in read]
-    return out
+def check_configuration(p: Project) -> list[Finding]:
+    "Parameters of experiment notebooks that are declared wrongly or never read, and smoke parameters nobody declares."
+    library = library_names(p)
+    return [f for nb in p.notebooks() if nb.parent == p.experiments for f in _experiment_parameters(p, nb, library)]
 
 def check_glue(p: Project) -> list[Finding]:
     "Experiment notebooks that define functions or classes."
@@ -327,11 +309,8 @@ def ml_test_score(p: Project) -> dict:
 
 # %% ../nbs/11_audit.ipynb #aa3d3644
 def audit(root=None) -> dict:
-    "Every finding in the project at `root` (default: this checkout), and its ML Test Score."
+    "Every finding in the project at `root` (default: the project you stand in), and its ML Test Score."
     from agileml.config import project_dir
     p = Project(root or project_dir())
-    trees = _module_trees(p)
-    registered = registered_experiments(trees)
-    findings = [*check_dead_code(p, registered), *check_orphans(p), *check_sync(p),
-                *check_configuration(p, trees, registered), *check_glue(p)]
+    findings = [*check_dead_code(p), *check_orphans(p), *check_sync(p), *check_configuration(p), *check_glue(p)]
     return dict(root=str(p.root), findings=[asdict(f) for f in findings], ml_test_score=ml_test_score(p))

@@ -7,11 +7,11 @@ from __future__ import annotations
 import functools, json, os, sys
 from typing import List, Optional
 import typer
-from .config import UserError, parse_param_strings
+from .config import PROJECT_ENV, UserError, locate_project, parse_param_strings
 
 # %% auto #0
-__all__ = ['app', 'runs_app', 'train', 'params', 'runs', 'runs_show', 'runs_compare', 'reproduce', 'promote', 'rollback',
-           'champion', 'sweep', 'audit', 'serve', 'predict', 'main']
+__all__ = ['app', 'new_app', 'runs_app', 'run', 'train', 'params', 'new_experiment', 'runs', 'runs_show', 'runs_compare',
+           'reproduce', 'promote', 'rollback', 'champion', 'sweep', 'audit', 'serve', 'predict', 'main']
 
 # %% ../nbs/07_cli.ipynb #3bd89784
 app = typer.Typer(help="agileml: text classification from research notebooks to production.",
@@ -27,6 +27,15 @@ def _friendly(fn):
             raise typer.Exit(getattr(e, "exit_code", 2))
     return wrapper
 
+@app.callback()
+def _project(root: Optional[str] = typer.Option(None, "--root", help="the project folder (default: the nearest folder "
+                                                "at or above the current one with settings.ini; or $AGILEML_PROJECT)")):
+    "Find the project every command works on, and say which when it is not the folder you stand in."
+    if root: os.environ[PROJECT_ENV] = root
+    try: where, how = locate_project()
+    except UserError as e: typer.echo(f"error: {e}", err=True); raise typer.Exit(2)
+    if how != "current folder": typer.echo(f"agileml: working on the project in {where} ({how}), not the current folder", err=True)
+
 # %% ../nbs/07_cli.ipynb #60050bae
 def _print_result(result, as_json: bool):
     "A run's id, status, metrics and executed notebook, for people or as JSON."
@@ -37,23 +46,35 @@ def _print_result(result, as_json: bool):
     for k, v in result.metrics.items(): typer.echo(f"  {k:<12} {v:.4f}")
 
 # %% ../nbs/07_cli.ipynb #72b2b9d9
-@app.command()
-@_friendly
-def train(param: List[str] = typer.Option([], "-p", "--param", help="a parameter as key=value; repeatable"),
-          params_file: Optional[str] = typer.Option(None, "--params-file", help="YAML or JSON mapping of parameters"),
-          notebook: str = typer.Option("train", help="experiment notebook: a name in nbs/experiments or a path"),
-          as_json: bool = typer.Option(False, "--json", help="print run id, status and metrics as JSON")):
-    "Execute an experiment notebook with papermill and record it as one MLflow run."
-    from agileml.runner import read_params_file, train as run_train
+def _run(notebook: str, param: list[str], params_file: str | None, as_json: bool):
+    "Execute an experiment with its parameters, print the result, and exit as the run ended."
+    from agileml.runner import read_params_file, run_notebook
     params = {**(read_params_file(params_file) if params_file else {}), **parse_param_strings(param)}
-    result = run_train(params, notebook, progress=sys.stderr.isatty() and not as_json)
+    result = run_notebook(notebook, params, progress=sys.stderr.isatty() and not as_json)
     _print_result(result, as_json)
     if result.status != "FINISHED": raise typer.Exit(130 if result.status == "KILLED" else 1)
+
+_PARAM = typer.Option([], "-p", "--param", help="a parameter as key=value; repeatable")
+_PARAMS_FILE = typer.Option(None, "--params-file", help="YAML or JSON mapping of parameters (-p wins)")
+_JSON_RESULT = typer.Option(False, "--json", help="print run id, status and metrics as JSON")
+
+@app.command()
+@_friendly
+def run(notebook: str = typer.Argument(..., help="experiment notebook: a name in nbs/experiments, or a path"),
+        param: List[str] = _PARAM, params_file: Optional[str] = _PARAMS_FILE, as_json: bool = _JSON_RESULT):
+    "Execute an experiment notebook with papermill and record it as one MLflow run."
+    _run(notebook, param, params_file, as_json)
+
+@app.command()
+@_friendly
+def train(param: List[str] = _PARAM, params_file: Optional[str] = _PARAMS_FILE, as_json: bool = _JSON_RESULT):
+    "Train a classifier: the short form of `agileml run train`."
+    _run("train", param, params_file, as_json)
 
 # %% ../nbs/07_cli.ipynb #ece461a4
 @app.command()
 @_friendly
-def params(notebook: str = typer.Option("train", help="experiment notebook: a name in nbs/experiments or a path"),
+def params(notebook: str = typer.Argument("train", help="experiment notebook: a name in nbs/experiments, or a path"),
            as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     "List an experiment notebook's parameters: type, default, accepted values and help."
     from agileml.runner import parameter_table
@@ -62,6 +83,17 @@ def params(notebook: str = typer.Option("train", help="experiment notebook: a na
     w = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in ("name", "type", "default", "accepted")}
     for r in [dict(name="name", type="type", default="default", accepted="accepts", help="help"), *rows]:
         typer.echo("  ".join(str(r[c]).ljust(w[c]) for c in w) + "  " + r["help"])
+
+new_app = typer.Typer(help="Scaffold new project files.", no_args_is_help=True)
+app.add_typer(new_app, name="new")
+
+@new_app.command("experiment")
+@_friendly
+def new_experiment(name: str = typer.Argument(..., help="the experiment's name: lower case letters, digits and _")):
+    "A new experiment notebook and its smoke parameters in nbs/experiments, ready to run, audit and test."
+    from agileml.runner import new_experiment as scaffold
+    for path in scaffold(name): typer.echo(f"created {path}")
+    typer.echo(f"run it: agileml run {name} -p dataset=sms_spam; its parameters: agileml params {name}")
 
 # %% ../nbs/07_cli.ipynb #65908813
 def _table(rows: list[dict], columns: list[str]) -> str:

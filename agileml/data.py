@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #b93d276e
 from __future__ import annotations
-import hashlib, io, json, os, shutil, tarfile, tempfile, urllib.request, zipfile
+import gzip, hashlib, importlib.resources, io, json, os, shutil, tarfile, tempfile, urllib.request, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -13,9 +13,9 @@ from sklearn.model_selection import train_test_split
 from .config import UserError
 
 # %% auto #0
-__all__ = ['FILE_FORMATS', 'REGISTRY', 'DataError', 'fingerprint', 'Dataset', 'load_file', 'read_texts', 'Source',
-           'RegistryEntry', 'data_home', 'sha256_file', 'fetch', 'load_registry', 'load_dataset', 'Split',
-           'split_dataset']
+__all__ = ['FILE_FORMATS', 'PACKAGE_DATA', 'REGISTRY', 'DataError', 'fingerprint', 'Dataset', 'load_file', 'read_texts',
+           'load_folder', 'Source', 'RegistryEntry', 'data_home', 'sha256_file', 'fetch', 'load_registry',
+           'load_dataset', 'Split', 'split_dataset']
 
 # %% ../nbs/01_data.ipynb #be623a59
 class DataError(UserError):
@@ -104,34 +104,62 @@ def _read_fasttext(text: str, path) -> tuple[list[str], list[str]]:
         texts.append(words.strip()); labels.append(label[len("__label__"):])
     return texts, labels
 
-def _read_frame(text: str, fmt: str, path) -> pd.DataFrame:
-    "A CSV, TSV or JSONL file's content as a table of strings (JSONL keeps its JSON types)."
+def _read_frame(text: str, fmt: str, path, header: bool = True) -> pd.DataFrame:
+    "A CSV, TSV or JSONL file's content as a table of strings (JSONL keeps its JSON types); headerless columns are 1, 2, ..."
     try:
         if fmt == "jsonl": return pd.read_json(io.StringIO(text), lines=True, dtype=False)
-        return pd.read_csv(io.StringIO(text), sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False)
+        df = pd.read_csv(io.StringIO(text), sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False,
+                         header=0 if header else None)
     except ValueError as e:
         raise DataError(f"{path} is not a valid {fmt.upper()} file: {str(e).splitlines()[0]}") from None
+    if not header: df.columns = [str(i) for i in range(1, df.shape[1] + 1)]
+    return df
 
-def _read_table(text: str, fmt: str, path, text_column: str, label_column: str) -> tuple[list[str], list[str]]:
-    "Texts and labels from the named columns of a CSV, TSV or JSONL file."
-    df = _read_frame(text, fmt, path)
-    missing = [c for c in (text_column, label_column) if c not in df.columns]
-    if missing:
-        raise DataError(f"{path} has no column {missing[0]!r}; its columns are: {', '.join(map(str, df.columns))}. "
-                        "Choose them with -p text_column=... -p label_column=...")
+# %% ../nbs/01_data.ipynb #b8739532
+def _looks_like_data(columns) -> bool:
+    "Whether a header row reads like a row of data: a long name, a sentence, or a number."
+    names = [str(c) for c in columns]
+    return any(len(n) > 40 or len(n.split()) > 4 or n.replace(".", "", 1).isdigit() for n in names)
+
+def _missing_columns_message(path, missing: str, df: pd.DataFrame, header: bool) -> str:
+    "Which column is missing, what the file has, and how to choose: by name, or by position without a header row."
+    cols = ", ".join(map(str, df.columns))
+    if not header:
+        return (f"{path} has no column {missing!r}: without a header row the columns are numbered 1 to {df.shape[1]}. "
+                "Choose them by position, e.g. -p text_column=2 -p label_column=1")
+    if _looks_like_data(df.columns):
+        return (f"{path}: its first row looks like data, not column names ({cols[:120]}). If the file has no header row, "
+                f"load it with -p header=false and choose columns by position, counted from 1 (e.g. -p text_column=2 "
+                f"-p label_column=1); this file has {df.shape[1]} columns")
+    return f"{path} has no column {missing!r}; its columns are: {cols}. Choose them with -p text_column=... -p label_column=..."
+
+def _column_names(spec: str) -> list[str]:
+    "`'title,body'` as `['title', 'body']`: the columns joined into the text."
+    return [c.strip() for c in str(spec).split(",") if c.strip()]
+
+def _read_table(text: str, fmt: str, path, text_column: str, label_column: str, header: bool = True) -> tuple[list[str], list[str]]:
+    "Texts (the named columns joined by a line break) and labels from a CSV, TSV or JSONL file."
+    df = _read_frame(text, fmt, path, header)
+    wanted = _column_names(text_column) + [str(label_column)]
+    missing = [c for c in wanted if c not in df.columns]
+    if missing: raise DataError(_missing_columns_message(path, missing[0], df, header))
     to_str = lambda s: ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in s]
-    return to_str(df[text_column]), to_str(df[label_column])
+    parts = [to_str(df[c]) for c in _column_names(text_column)]
+    texts = ["\n".join(p for p in row if p.strip()) for row in zip(*parts)]
+    return texts, to_str(df[str(label_column)])
 
 # %% ../nbs/01_data.ipynb #419d8983
-def load_file(path, text_column: str = "text", label_column: str = "label", fmt: str | None = None) -> Dataset:
+def load_file(path, text_column: str = "text", label_column: str = "label", fmt: str | None = None,
+              header: bool = True) -> Dataset:
     "A `Dataset` from a CSV, TSV, JSONL or fastText file; `fmt` defaults to the file's suffix."
     path = Path(path)
     fmt = fmt or FILE_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise DataError(f"{path}: unknown file type {path.suffix!r}; accepted: " + ", ".join(FILE_FORMATS))
+        raise DataError(f"{path}: unknown file type {path.suffix!r}; accepted: " + ", ".join(FILE_FORMATS)
+                        + ", or a folder with one subfolder of text files per class")
     text = _read_text(path)
     if fmt == "fasttext": texts, labels = _read_fasttext(text, path)
-    else: texts, labels = _read_table(text, fmt, path, text_column, label_column)
+    else: texts, labels = _read_table(text, fmt, path, text_column, label_column, header)
     return Dataset(str(path), texts, labels, source=str(path))
 
 # %% ../nbs/01_data.ipynb #3bd5fa13
@@ -148,6 +176,33 @@ def read_texts(path, text_column: str = "text") -> pd.DataFrame:
     blank = [i for i, t in enumerate(df[text_column]) if not isinstance(t, str) or not t.strip()]
     if blank: raise DataError(f"{path}: {len(blank)} row(s) have no text in {text_column!r} (rows {_rows(blank)})")
     return df
+
+# %% ../nbs/01_data.ipynb #00a31de2
+def _decode(raw: bytes) -> str:
+    "UTF-8 text, else Latin-1 (every byte is a Latin-1 character, as in older corpora)."
+    try: return raw.decode("utf-8-sig")
+    except UnicodeDecodeError: return raw.decode("latin-1")
+
+def _class_files(folder: Path) -> list[tuple[str, Path]]:
+    "(class, file) for every visible file in the class subfolders of `folder`, in a fixed order."
+    return [(d.name, f) for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith(".")
+            for f in sorted(d.rglob("*")) if f.is_file() and not f.name.startswith(".")]
+
+def load_folder(path) -> Dataset:
+    "A `Dataset` from a folder with one subfolder of text files per class (optionally under train/ and test/)."
+    path = Path(path)
+    if not path.is_dir(): raise DataError(f"no such folder: {path}")
+    parts = {s: path / s for s in ("train", "test") if (path / s).is_dir()}
+    if len(parts) == 1:
+        raise DataError(f"{path} has a {next(iter(parts))}/ folder but no {({'train', 'test'} - set(parts)).pop()}/ one: "
+                        "give both, each with one subfolder per class, or put the class subfolders directly in the folder")
+    rows = [(s, label, f) for s, d in parts.items() for label, f in _class_files(d)] if parts else \
+           [("", label, f) for label, f in _class_files(path)]
+    if not rows:
+        raise DataError(f"{path} holds no class subfolders with files: a folder dataset has one subfolder per class "
+                        "(e.g. spam/, ham/), each with one text file per document")
+    return Dataset(str(path), [_decode(f.read_bytes()) for _, _, f in rows], [label for _, label, _ in rows],
+                   split=[s for s, _, _ in rows] if parts else None, source=str(path))
 
 # %% ../nbs/01_data.ipynb #80e93275
 @dataclass(frozen=True)
@@ -200,14 +255,31 @@ def _download(src: Source, home: Path) -> Path:
     return target
 
 # %% ../nbs/01_data.ipynb #b9ed1731
+PACKAGE_DATA = Path(str(importlib.resources.files("agileml"))) / "datasets"   # data files shipped with the package
+
+def _content_sha256(path: Path, src: Source) -> str:
+    "sha256 of a source's published content: of the uncompressed bytes for a copy gzipped into the package."
+    if not (src.path.startswith("package:") and path.suffix == ".gz"): return sha256_file(path)
+    h = hashlib.sha256()
+    with gzip.open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
+    return h.hexdigest()
+
+def _local(src: Source, home: Path) -> Path:
+    "Where a source's file is on this machine: in agileml (`package:NAME`), in gensim (`gensim:NAME`), or under the data home."
+    where, _, name = src.path.rpartition(":")
+    if where == "gensim":
+        from gensim.test.utils import datapath
+        return Path(datapath(name))
+    return PACKAGE_DATA / name if where == "package" else home / src.path
+
 def fetch(entry: RegistryEntry, home: Path | None = None) -> Path:
-    "The checked local file of a registry dataset, downloading it if it is missing."
+    "The checked local file of a registry dataset: the data home's copy, the package's, else a download."
     home = home or data_home()
-    for src in entry.sources:
-        path = home / src.path
+    for path, src in ((_local(s, home), s) for s in entry.sources):
         if path.is_file():
-            if sha256_file(path) != src.sha256:
-                raise DataError(f"{path} has sha256 {sha256_file(path)}, not the published {src.sha256}: "
+            if (actual := _content_sha256(path, src)) != src.sha256:
+                raise DataError(f"{path} has sha256 {actual}, not the published {src.sha256}: "
                                 "the file is damaged or not the published one; delete it to download it again")
             return path
     problems = []
@@ -221,9 +293,11 @@ def fetch(entry: RegistryEntry, home: Path | None = None) -> Path:
 
 # %% ../nbs/01_data.ipynb #aeb47ad5
 def _read_sms_spam(path: Path) -> dict:
-    "SMS Spam Collection: one message per line, `ham|spam`, a tab, the text."
-    labels, texts = zip(*(line.split("\t", 1) for line in path.read_text("utf-8").splitlines() if line.strip()))
+    "SMS Spam Collection: one message per line, `ham|spam`, a tab, the text (gzipped in the package)."
+    text = gzip.open(path, "rt", encoding="utf-8").read() if path.suffix == ".gz" else path.read_text("utf-8")
+    labels, texts = zip(*(line.split("\t", 1) for line in text.splitlines() if line.strip()))
     return dict(texts=list(texts), labels=list(labels))
+
 
 def _tar_rows(path: Path, keep) -> dict:
     "Rows from the files of a tar archive; `keep(parts)` gives (split, label) for a member, or None."
@@ -256,13 +330,17 @@ def _read_pang_lee(path: Path) -> dict:
 
 # %% ../nbs/01_data.ipynb #50d31a01
 REGISTRY = {e.name: e for e in [
-    RegistryEntry("pang_lee_polarity", (Source("gensim:pang_lee_polarity.cor", ""),), "_read_pang_lee",
-                  "200 movie-review sentences, pos/neg (Pang & Lee 2005), shipped with gensim; works offline"),
+    RegistryEntry("pang_lee_polarity", (Source("gensim:pang_lee_polarity.cor",
+                                               "662c1b7c3bd0612eaaaf3f0c694cbd3897e30c0d87d2940b46c9fd0d15ed70c1"),),
+                  "_read_pang_lee", "200 movie-review sentences, pos/neg (Pang & Lee 2005), shipped with gensim: "
+                  "small, for quick examples and tests"),
     RegistryEntry("sms_spam", (Source("sms_spam/SMSSpamCollection",
                                       "7d039a24a6083ed9ef0f806ebad56bbb976e3aeb8de05669173bfdc4996c239d",
                                       "https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip",
-                                      "SMSSpamCollection"),), "_read_sms_spam",
-                  "SMS Spam Collection v.1: 5,574 messages, ham/spam; no published split"),
+                                      "SMSSpamCollection"),
+                               Source("package:SMSSpamCollection.gz",
+                                      "7d039a24a6083ed9ef0f806ebad56bbb976e3aeb8de05669173bfdc4996c239d")), "_read_sms_spam",
+                  "SMS Spam Collection v.1: 5,574 messages, ham/spam; no published split; shipped with agileml, works offline"),
     RegistryEntry("20newsgroups", (Source("20newsgroups/20news-bydate.tar.gz",
                                           "3688bab7856d03847418257759eaa7203c23510ec0b9ba15a365576e0f166f29",
                                           "http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz"),),
@@ -274,28 +352,23 @@ REGISTRY = {e.name: e for e in [
 ]}
 
 # %% ../nbs/01_data.ipynb #eecf01f6
-def _packaged(src: Source) -> Path:
-    "A data file shipped inside an installed package (`package:filename`)."
-    from gensim.test.utils import datapath
-    return Path(datapath(src.path.split(":", 1)[1]))
-
 def load_registry(name: str, home: Path | None = None) -> Dataset:
     "A registry dataset by name, read from its checked published file."
     if name not in REGISTRY:
-        raise DataError(f"unknown dataset {name!r}: registry datasets are {', '.join(REGISTRY)}, or give a file path")
+        raise DataError(f"unknown dataset {name!r}: registry datasets are {', '.join(REGISTRY)}, or give a file or folder path")
     entry = REGISTRY[name]
-    src = entry.sources[0]
-    path = _packaged(src) if src.path.startswith("gensim:") else fetch(entry, home)
+    path = fetch(entry, home)
     return Dataset(name, source=str(path), **globals()[entry.reader](path))
 
 # %% ../nbs/01_data.ipynb #b6573cd3
-def load_dataset(name_or_path: str, text_column: str = "text", label_column: str = "label") -> Dataset:
-    "A registry dataset by name, or a labelled file by path."
-    if name_or_path in REGISTRY: return load_registry(name_or_path)
-    if Path(name_or_path).suffix.lower() in FILE_FORMATS or Path(name_or_path).exists():
-        return load_file(name_or_path, text_column, label_column)
-    raise DataError(f"{name_or_path!r} is neither a registry dataset ({', '.join(REGISTRY)}) "
-                    f"nor a file of a known type ({', '.join(FILE_FORMATS)})")
+def load_dataset(dataset: str, text_column: str = "text", label_column: str = "label", header: bool = True) -> Dataset:
+    "A registry dataset by name, a folder of class subfolders, or a labelled file by path."
+    if dataset in REGISTRY: return load_registry(dataset)
+    if Path(dataset).is_dir(): return load_folder(dataset)
+    if Path(dataset).suffix.lower() in FILE_FORMATS or Path(dataset).exists():
+        return load_file(dataset, text_column, label_column, header=header)
+    raise DataError(f"dataset={dataset!r} is neither a registry dataset ({', '.join(REGISTRY)}), nor a folder of class "
+                    f"subfolders, nor a file of a known type ({', '.join(FILE_FORMATS)})")
 
 # %% ../nbs/01_data.ipynb #d93ebce2
 @dataclass

@@ -4,63 +4,26 @@
 
 # %% ../nbs/06_runner.ipynb #28310bd0
 from __future__ import annotations
-import ast, fcntl, os, signal, sys, tempfile, threading
+import fcntl, hashlib, os, re, signal, sys, tempfile, threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 import yaml
-from .config import ConfigError, RunConfig, field_help, project_dir
-from .data import REGISTRY, sha256_file
+from .config import (PROJECT_ENV, RUNNER_PARAMS, ConfigError, UserError, declarations, experiment_notebook,
+                            experiments_dir, project_dir, validate as validate_values)
+from .data import REGISTRY, DataError, load_dataset, sha256_file
+from .models import config_problems
 
 # %% auto #0
-__all__ = ['RUNNER_PARAMS', 'EXPERIMENTS', 'experiments_dir', 'notebook_path', 'declared_parameters', 'config_class',
-           'check_declarations', 'parameter_table', 'read_params_file', 'validate', 'RunResult', 'sigterm_as_interrupt',
-           'start_run', 'train', 'reproduce']
-
-# %% ../nbs/06_runner.ipynb #a7704bc7
-RUNNER_PARAMS = ("run_id",)    # set by the runner, not by the user
-EXPERIMENTS = {"train": RunConfig}
-
-def experiments_dir() -> Path: return project_dir() / "nbs" / "experiments"
-
-def notebook_path(name_or_path: str = "train") -> Path:
-    "An experiment notebook by name (`train`) or path."
-    path = Path(name_or_path)
-    if path.suffix != ".ipynb": path = experiments_dir() / f"{name_or_path}.ipynb"
-    if not path.is_file():
-        known = ", ".join(p.stem for p in sorted(experiments_dir().glob("*.ipynb")))
-        raise ConfigError(f"no experiment notebook {name_or_path!r}; the experiments are: {known}")
-    return path
-
-def declared_parameters(nb: Path) -> dict[str, dict]:
-    "The parameters a notebook declares: name -> inferred type, default (as written) and help."
-    import papermill
-    return papermill.inspect_notebook(str(nb))
-
-# %% ../nbs/06_runner.ipynb #53210fe8
-def config_class(nb: Path):
-    "The run-configuration class of an experiment notebook."
-    if nb.stem not in EXPERIMENTS: raise ConfigError(f"{nb} is not a registered experiment ({', '.join(EXPERIMENTS)})")
-    return EXPERIMENTS[nb.stem]
-
-def check_declarations(nb: Path) -> dict[str, dict]:
-    "The notebook's declared parameters, after checking they match its run configuration exactly."
-    declared, cls = declared_parameters(nb), config_class(nb)
-    defaults = cls().as_dict()
-    problems = [f"{nb.name} does not declare {k!r}" for k in defaults if k not in declared]
-    problems += [f"{nb.name} declares {k!r}, which {cls.__name__} does not have" for k in declared
-                 if k not in defaults and k not in RUNNER_PARAMS]
-    problems += [f"{nb.name} gives {k}={ast.literal_eval(d['default'])!r} but {cls.__name__} has {defaults[k]!r}"
-                 for k, d in declared.items() if k in defaults and ast.literal_eval(d["default"]) != defaults[k]]
-    if problems: raise ConfigError("the notebook and its run configuration disagree: " + "; ".join(problems))
-    return declared
+__all__ = ['DATASET_PARAMS', 'parameter_table', 'read_params_file', 'check_data', 'validate', 'RunResult', 'sigterm_as_interrupt',
+           'start_run', 'run_notebook', 'new_experiment', 'reproduce']
 
 # %% ../nbs/06_runner.ipynb #0411bfbc
 def parameter_table(notebook: str = "train") -> list[dict]:
     "One row per declared parameter: name, type, default, accepted values, help."
-    declared, accepted = check_declarations(notebook_path(notebook)), field_help()
-    return [dict(name=k, type=d["inferred_type_name"], default=d["default"],
-                 accepted=accepted.get(k, {}).get("accepted", "set by agileml"), help=d["help"]) for k, d in declared.items()]
+    return [dict(name=k, type=p.type, default=repr(p.default) if p.type == "str" else str(p.default),
+                 accepted="set by agileml" if k in RUNNER_PARAMS else p.accepted(), help=p.help)
+            for k, p in declarations(experiment_notebook(notebook)).items()]
 
 # %% ../nbs/06_runner.ipynb #26f0e2a7
 def read_params_file(path) -> dict:
@@ -73,19 +36,28 @@ def read_params_file(path) -> dict:
     if not isinstance(data, dict): raise ConfigError(f"{path} must hold a mapping of parameter: value, not a {type(data).__name__}")
     return data
 
+DATASET_PARAMS = ("dataset", "text_column", "label_column", "header")   # what `load_dataset` reads, when declared
+
 def _absolute_dataset(params: dict) -> dict:
-    "`dataset` as an absolute path to an existing file, unless it names a registry dataset."
+    "`dataset` as an absolute path to an existing file or folder, unless it names a registry dataset."
     ds = params.get("dataset")
     if not isinstance(ds, str) or ds in REGISTRY: return params
-    if not Path(ds).is_file():
-        raise ConfigError(f"dataset={ds!r} is neither a registry dataset ({', '.join(REGISTRY)}) nor an existing file")
+    if not Path(ds).exists():
+        raise ConfigError(f"dataset={ds!r} is neither a registry dataset ({', '.join(REGISTRY)}) nor an existing file or folder")
     return {**params, "dataset": str(Path(ds).resolve())}
 
-def validate(nb: Path, params: dict) -> RunConfig:
-    "The typed run configuration for `params`, or one `ConfigError` saying what is wrong."
-    cfg = config_class(nb).from_params(_absolute_dataset(params))   # fast: no papermill needed
-    check_declarations(nb)
-    return cfg
+def check_data(values: dict):
+    "Load a file or folder dataset once, so that data the run could not use is refused before a kernel starts."
+    if values.get("dataset") in REGISTRY or "dataset" not in values: return
+    try: load_dataset(**{k: values[k] for k in DATASET_PARAMS if k in values})
+    except DataError as e: raise DataError(f"dataset={values['dataset']}: {e}") from None
+
+def validate(nb: Path, params: dict) -> dict:
+    "The typed parameters of a run of `nb` (defaults filled in), or one `UserError` saying what is wrong."
+    values = validate_values(declarations(nb), _absolute_dataset(params))
+    if problems := config_problems(values): raise ConfigError("; ".join(problems))
+    check_data(values)
+    return values
 
 # %% ../nbs/06_runner.ipynb #6baea517
 @dataclass
@@ -156,8 +128,8 @@ def _store_lock(uri: str):
 
 # %% ../nbs/06_runner.ipynb #97e493c1
 def start_run(nb: Path, name: str, tags: dict | None = None):
-    "A new MLflow run named `name` for executions of `nb`, tagged with its provenance; (client, run id)."
-    from agileml.tracking import MlflowClient, experiment_id, provenance_tags, tracking_uri
+    "A new MLflow run named `name` for executions of `nb`, tagged with its provenance and owner; (client, run id)."
+    from agileml.tracking import MlflowClient, experiment_id, keep_alive, provenance_tags, tracking_uri
     uri = tracking_uri()
     source = nb.relative_to(project_dir()) if nb.is_relative_to(project_dir()) else nb
     tags = {**provenance_tags(), "agileml.notebook": nb.name, "agileml.notebook_sha256": sha256_file(nb),
@@ -165,17 +137,24 @@ def start_run(nb: Path, name: str, tags: dict | None = None):
     with _store_lock(uri):
         client = MlflowClient(uri)
         exp = experiment_id(client)
-    return client, client.create_run(exp, tags=tags).info.run_id
+    run_id = client.create_run(exp, tags=tags).info.run_id
+    keep_alive(client, run_id)
+    return client, run_id
 
-def train(params: dict | None = None, notebook: str = "train", progress: bool = False, tags: dict | None = None) -> RunResult:
+def _run_name(nb: Path, values: dict) -> str:
+    "A short name for a run: dataset/features/model where the experiment has them, led by the experiment unless it is `train`."
+    parts = [Path(str(values[k])).name for k in ("dataset", "features", "model") if k in values]
+    return "/".join(([] if nb.stem == "train" and parts else [nb.stem]) + parts)
+
+def run_notebook(notebook: str = "train", params: dict | None = None, progress: bool = False, tags: dict | None = None) -> RunResult:
     "Validate `params`, execute the experiment notebook with them, and record it as one MLflow run."
-    nb = notebook_path(notebook)
-    cfg = validate(nb, params or {})
-    client, run_id = start_run(nb, f"{cfg.dataset.rsplit('/', 1)[-1]}/{cfg.features}/{cfg.model}", tags)
-    with tempfile.TemporaryDirectory() as tmp, _environ(MLFLOW_TRACKING_URI=client.tracking_uri):
+    nb = experiment_notebook(notebook)
+    values = validate(nb, params or {})
+    client, run_id = start_run(nb, _run_name(nb, values), tags)
+    with tempfile.TemporaryDirectory() as tmp, _environ(MLFLOW_TRACKING_URI=client.tracking_uri, **{PROJECT_ENV: str(project_dir())}):
         executed = Path(tmp) / nb.name
         try:
-            with sigterm_as_interrupt(): error = _execute(nb, executed, {**cfg.as_dict(), "run_id": run_id}, progress)
+            with sigterm_as_interrupt(): error = _execute(nb, executed, {**values, "run_id": run_id}, progress)
             status = "FAILED" if error else "FINISHED"
         except KeyboardInterrupt: error, status = "interrupted (Ctrl-C or SIGTERM)", "KILLED"
         if executed.exists(): _attach_notebook(client, run_id, executed)
@@ -193,6 +172,47 @@ def _result(client, run_id: str, error: str = "") -> RunResult:
     from agileml.tracking import notebook_artifacts
     run = client.get_run(run_id)
     return RunResult(run_id, run.info.status, dict(sorted(run.data.metrics.items())), *notebook_artifacts(run), error)
+
+# %% ../nbs/06_runner.ipynb #912d1b08
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_TEMPLATE = [
+    ("markdown", "# {name}\n> One line on what this experiment asks.\n\nRun it with `agileml run {name} -p key=value ...`, "
+                 "plain papermill, or top to bottom in JupyterLab; every way records one MLflow run. "
+                 "Parameters: `name: type = default  # accepted help`, where `accepted` is `{{a, b}}` or an interval such as `[1, 5]`."),
+    ("parameters", 'dataset: str = "sms_spam"  # registry name, a file, or a folder of class subfolders\n'
+                   "seed: int = 42  # [0, ) seed for the split\n"
+                   "test_size: float = 0.2  # (0, 1) held-out share when the dataset has no published split\n"
+                   'run_id: str = ""  # MLflow run to record into (agileml run sets it); empty starts a new run'),
+    ("code", "import pandas as pd\nfrom agileml.config import parameters\nfrom agileml.data import load_dataset, split_dataset\n"
+             "from agileml.tracking import TrainingRun\n\ncfg = parameters(globals(), \"{name}.ipynb\")\n"
+             "run = TrainingRun(run_id, name=\"{name}\")\nrun.log_params(cfg.as_dict())"),
+    ("markdown", "## Data"),
+    ("code", "ds = load_dataset(cfg.dataset)\nsplit = split_dataset(ds, cfg.test_size, cfg.seed)\nrun.log_dataset(ds, split)\n"
+             "pd.Series(ds.summary())"),
+    ("markdown", "## The experiment\n\nCall the library here (logic belongs in `nbs/`, with its tests), show what a person "
+                 "should look at, and log the numbers with `run.log_metrics`."),
+    ("code", 'run.log_metrics({{"train_rows": len(split.X_train), "test_rows": len(split.X_test)}})\nrun.finish()'),
+]
+
+def _cell(kind: str, source: str):
+    "A notebook cell of the template; `parameters` is a code cell tagged for papermill."
+    import nbformat
+    if kind == "markdown": return nbformat.v4.new_markdown_cell(source)
+    return nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]} if kind == "parameters" else {})
+
+def new_experiment(name: str) -> list[Path]:
+    "Scaffold `nbs/experiments/<name>.ipynb` and `<name>.smoke.yaml`; the paths written."
+    import nbformat
+    if not _NAME.match(name):
+        raise ConfigError(f"experiment name {name!r}: use lower case letters, digits and _, starting with a letter (e.g. error_analysis)")
+    nb_path, smoke = experiments_dir() / f"{name}.ipynb", experiments_dir() / f"{name}.smoke.yaml"
+    if nb_path.exists() or smoke.exists(): raise ConfigError(f"{nb_path.name} or {smoke.name} exists already in {experiments_dir()}")
+    nb = nbformat.v4.new_notebook(cells=[_cell(k, s.format(name=name)) for k, s in _TEMPLATE],
+                                  metadata={"kernelspec": {"display_name": "python3", "language": "python", "name": "python3"}})
+    for i, c in enumerate(nb.cells): c.id = hashlib.sha1(f"{name}:{i}".encode()).hexdigest()[:8]   # stable ids, as nbdev_clean keeps them
+    smoke.write_text(f"# Small parameters for CI's smoke run of {name}.ipynb.\ndataset: sms_spam\n", "utf-8")
+    nbformat.write(nb, nb_path)
+    return [nb_path, smoke]
 
 # %% ../nbs/06_runner.ipynb #3b7f7e31
 def _reproduction_warnings(orig, new) -> list[str]:
@@ -215,7 +235,7 @@ def reproduce(run_id: str, progress: bool = False) -> dict:
     orig = get_run(run_id)
     if not orig.data.params: raise ConfigError(f"run {orig.info.run_id} recorded no parameters, so it cannot be reproduced")
     stem = Path(orig.data.tags.get("agileml.notebook", "train.ipynb")).stem
-    result = train(dict(orig.data.params), stem, progress, tags={"agileml.reproduces": orig.info.run_id})
+    result = run_notebook(stem, dict(orig.data.params), progress, tags={"agileml.reproduces": orig.info.run_id})
     new = get_run(result.run_id)
     diffs = {m: dict(original=orig.data.metrics.get(m), reproduced=new.data.metrics.get(m)) for m in SCORES
              if orig.data.metrics.get(m) != new.data.metrics.get(m)}

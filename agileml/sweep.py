@@ -8,7 +8,8 @@ import json, math, os, random, subprocess, sys, tempfile, threading, uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from .config import ConfigError, UserError, parse_param_strings
-from .runner import RunResult, check_declarations, notebook_path, read_params_file, sigterm_as_interrupt, start_run, validate
+from .config import PROJECT_ENV, experiment_notebook, project_dir
+from .runner import RunResult, read_params_file, run_notebook, sigterm_as_interrupt, start_run, validate
 
 # %% auto #0
 __all__ = ['MAX_GRID', 'COLUMNS', 'sweep_space', 'grid_size', 'point_at', 'points', 'label', 'validate_points', 'run_point',
@@ -58,11 +59,10 @@ def label(point: dict, keys) -> str:
 
 def validate_points(nb: Path, pts: list[dict]) -> list[dict]:
     "The points as complete, typed parameter sets, or one `ConfigError` naming every bad one."
-    check_declarations(nb)
     problems, checked = {}, []
     for i, p in enumerate(pts):
-        try: checked.append(validate(nb, p).as_dict())
-        except ConfigError as e: problems.setdefault(str(e), f"point {i + 1} ({label(p, p)})")
+        try: checked.append(validate(nb, p))
+        except UserError as e: problems.setdefault(str(e), f"point {i + 1} ({label(p, p)})")
     if problems:
         raise ConfigError("nothing was run: " + "; ".join(f"{where}: {msg}" for msg, where in problems.items()))
     return checked
@@ -70,10 +70,9 @@ def validate_points(nb: Path, pts: list[dict]) -> list[dict]:
 # %% ../nbs/10_sweep.ipynb #258f8575
 def _point_main():
     "Entry of a point's process: run the job in the folder given as argv[1], write the result there."
-    from agileml.runner import train
     work = Path(sys.argv[1])
     job = json.loads((work / "job.json").read_text())
-    result = train(job["params"], job["notebook"], tags=job["tags"])
+    result = run_notebook(job["notebook"], job["params"], tags=job["tags"])
     (work / "result.json").write_text(json.dumps(result.to_dict()))
 
 def _not_run(status: str, error: str) -> dict: return RunResult("", status, error=error).to_dict()
@@ -83,7 +82,7 @@ def run_point(job: dict, should_stop=lambda: False, poll: float = 0.5) -> dict:
     if should_stop(): return _not_run("CANCELLED", "the sweep was stopped before this point started")
     with tempfile.TemporaryDirectory(prefix="agileml-point-") as work:
         (Path(work) / "job.json").write_text(json.dumps(job))
-        env = {**os.environ, "MLFLOW_TRACKING_URI": job["tracking_uri"], "MLFLOW_LOGGING_LEVEL": "WARNING"}
+        env = {**os.environ, "MLFLOW_TRACKING_URI": job["tracking_uri"], "MLFLOW_LOGGING_LEVEL": "WARNING", PROJECT_ENV: job["project"]}
         with open(Path(work) / "stderr.txt", "w") as err:
             proc = subprocess.Popen([sys.executable, "-c", "from agileml.sweep import _point_main; _point_main()", work],
                                     cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
@@ -263,7 +262,7 @@ def sweep(space: dict[str, list], notebook: str = "train", n_random: int = 0, se
     "Run every point of the sweep as a recorded run under one parent run; the results, best first."
     from agileml.tracking import SCORES
     if metric not in SCORES: raise ConfigError(f"--metric {metric!r}: use one of {', '.join(SCORES)}")
-    nb, pts = notebook_path(notebook), points(space, n_random, seed)
+    nb, pts = experiment_notebook(notebook), points(space, n_random, seed)
     params = validate_points(nb, pts)
     keys = [k for k in space if len(space[k]) > 1] or list(space)
     names = [label(p, keys) for p in pts]
@@ -272,7 +271,7 @@ def sweep(space: dict[str, list], notebook: str = "train", n_random: int = 0, se
         client, parent = start_run(nb, _title(keys, len(pts), metric), {"agileml.sweep_points": str(len(pts)), "agileml.sweep_pool": pool.where,
                                                "agileml.sweep_metric": metric})
         client.log_batch(parent, params=[_param(k, v) for k, v in space.items()])
-        jobs = [dict(notebook=str(nb), params=p, tracking_uri=client.tracking_uri,
+        jobs = [dict(notebook=str(nb), params=p, tracking_uri=client.tracking_uri, project=str(project_dir()),
                      tags={"mlflow.parentRunId": parent, "agileml.sweep": parent}) for p in params]
         bar = Progress(len(jobs), pool.slots, progress)
         try: results, interrupted = _run_all(pool, jobs, names, bar)

@@ -4,7 +4,8 @@
 
 # %% ../nbs/05_tracking.ipynb #8eb13da1
 from __future__ import annotations
-import datetime, json, os, platform, subprocess, tempfile, time
+import datetime, json, os, platform, socket, subprocess, tempfile, threading, time
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 import mlflow
@@ -16,12 +17,13 @@ from .config import UserError, project_dir
 from .data import Dataset, Split, fingerprint, sha256_file
 
 # %% auto #0
-__all__ = ['EXPERIMENT', 'MODEL_DIR', 'NOTEBOOK_DIR', 'KEY_PACKAGES', 'TRUSTED_TYPES', 'MODEL_FILE', 'SCORES', 'RUN_STATUSES',
-           'MODEL_NAME', 'CHAMPION', 'tracking_uri', 'experiment_id', 'code_version', 'package_versions',
-           'provenance_tags', 'TrainingRun', 'log_model', 'ModelError', 'read_model', 'load_model', 'client', 'get_run',
-           'champion_version', 'list_runs', 'artifact_path', 'notebook_artifacts', 'describe_run', 'compare_runs',
-           'PromotionRefused', 'verify_model_file', 'integrity_failures', 'comparison_failures', 'promote', 'rollback',
-           'champion_info']
+__all__ = ['EXPERIMENT', 'MODEL_DIR', 'NOTEBOOK_DIR', 'KEY_PACKAGES', 'HEARTBEAT_SECONDS', 'LOST_AFTER_SECONDS', 'TRUSTED_TYPES',
+           'MODEL_FILE', 'SCORES', 'LOST', 'RUN_STATUSES', 'MODEL_NAME', 'CHAMPION', 'tracking_uri', 'experiment_id',
+           'code_version', 'package_versions', 'provenance_tags', 'owner_tags', 'owner_alive', 'keep_alive',
+           'TrainingRun', 'ui_url', 'RunSummary', 'run_summary', 'log_model', 'ModelError', 'read_model', 'load_model',
+           'client', 'get_run', 'mark_lost_runs', 'champion_version', 'list_runs', 'artifact_path',
+           'notebook_artifacts', 'describe_run', 'compare_runs', 'PromotionRefused', 'verify_model_file',
+           'integrity_failures', 'comparison_failures', 'promote', 'rollback', 'champion_info']
 
 # %% ../nbs/05_tracking.ipynb #f7cee3fc
 EXPERIMENT = "agileml"
@@ -72,12 +74,44 @@ def package_versions() -> dict[str, str]:
 
 # %% ../nbs/05_tracking.ipynb #d3978d56
 def provenance_tags() -> dict[str, str]:
-    "Tags that record code version and package versions on a run."
+    "Tags that record code version, package versions and the owning process on a new run."
     cv = code_version()
     tags = {f"agileml.{k}": v for k, v in cv.items()}
     tags.update({f"agileml.version.{k}": v for k, v in package_versions().items()})
     if cv["git_commit"] != "unknown": tags["mlflow.source.git.commit"] = cv["git_commit"]
-    return tags
+    return {**tags, **owner_tags()}
+
+# %% ../nbs/05_tracking.ipynb #aa5906b8
+HEARTBEAT_SECONDS, LOST_AFTER_SECONDS = 30, 300   # a run on another host is lost when its heartbeat is older than this
+
+def _process_start(pid: int) -> str:
+    "When a process started (clock ticks since boot, from /proc), or '' where that cannot be read."
+    try: return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError): return ""
+
+def owner_tags() -> dict[str, str]:
+    "Tags naming this process as the owner of a run."
+    return {"agileml.owner_host": socket.gethostname(), "agileml.owner_pid": str(os.getpid()),
+            "agileml.owner_started": _process_start(os.getpid()), "agileml.heartbeat": str(int(time.time()))}
+
+def owner_alive(tags: dict, now: float | None = None) -> bool | None:
+    "Whether a run's owner still runs: looked up on this host, by heartbeat elsewhere; None when the run names no owner."
+    if "agileml.owner_pid" not in tags: return None
+    if tags.get("agileml.owner_host") == socket.gethostname():
+        started = _process_start(int(tags["agileml.owner_pid"]))
+        return bool(started) and started == tags.get("agileml.owner_started", started)
+    return (now or time.time()) - float(tags.get("agileml.heartbeat", 0)) < LOST_AFTER_SECONDS
+
+def keep_alive(c: MlflowClient, run_id: str):
+    "Write the run's heartbeat from a background thread until the run ends or this process exits."
+    def beat():
+        while True:
+            time.sleep(HEARTBEAT_SECONDS)
+            try:
+                if c.get_run(run_id).info.status != "RUNNING": return
+                c.set_tag(run_id, "agileml.heartbeat", str(int(time.time())))
+            except Exception: pass          # a busy or unreachable store: try again at the next beat
+    threading.Thread(target=beat, name=f"agileml-heartbeat-{run_id[:8]}", daemon=True).start()
 
 # %% ../nbs/05_tracking.ipynb #4ce6f9da
 class TrainingRun:
@@ -88,7 +122,8 @@ class TrainingRun:
         if not run_id:
             tags = {**provenance_tags(), **({"mlflow.runName": name} if name else {})}
             run_id = self.client.create_run(experiment_id(self.client), tags=tags).info.run_id
-        self.run_id = run_id
+            keep_alive(self.client, run_id)
+        self.run_id, self._hook = run_id, None
         if not self.managed: self._fail_with_cells()
 
     def _fail_with_cells(self):
@@ -97,11 +132,18 @@ class TrainingRun:
         shell = get_ipython()
         if shell is None: return
         def after(result):
-            if result.error_in_exec is not None: self.client.set_terminated(self.run_id, "FAILED")
+            if result.error_in_exec is not None and self.client.get_run(self.run_id).info.status == "RUNNING":
+                self.client.set_terminated(self.run_id, "FAILED")
+                self._unhook()
+        self._hook = (shell, after)
         shell.events.register("post_run_cell", after)
 
+    def _unhook(self):
+        "Remove the cell hook: once the run has ended, nothing later in the kernel changes it."
+        if self._hook: self._hook[0].events.unregister("post_run_cell", self._hook[1]); self._hook = None
+
     def log_params(self, params: dict):
-        "The run's parameters (a `RunConfig.as_dict()`)."
+        "The run's parameters (a `Config.as_dict()`)."
         self.client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
 
     def log_dataset(self, ds: Dataset, split: Split):
@@ -122,9 +164,39 @@ class TrainingRun:
         self.client.log_dict(self.run_id, report, "evaluation/per_class_report.json")
         if figure is not None: self.client.log_figure(self.run_id, figure, "evaluation/confusion_matrix.png")
 
-    def finish(self):
-        "End a run this handle started; a run created by `agileml train` is ended by it."
-        if not self.managed: self.client.set_terminated(self.run_id, "FINISHED")
+    def finish(self) -> RunSummary:
+        "End a run this handle started (a run created by `agileml run` is ended by it); what a person wants to see of it."
+        if not self.managed:
+            self.client.set_terminated(self.run_id, "FINISHED")
+            self._unhook()
+        return run_summary(self.client, self.run_id)
+
+# %% ../nbs/05_tracking.ipynb #8c7b63f4
+def ui_url(c: MlflowClient, run) -> str:
+    "The address of a run in MLflow's UI: on the tracking server, else where `make ui` serves the local store."
+    base = c.tracking_uri if c.tracking_uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+    return f"{base.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+
+@dataclass
+class RunSummary:
+    "What a person wants at the end of a run: its id, scores, and where to look at it."
+    run_id: str
+    metrics: dict
+    ui: str                 # the run in MLflow's UI
+
+    def __repr__(self):
+        scores = "  ".join(f"{k} {v:.4f}" for k, v in self.metrics.items())
+        return f"run {self.run_id}\n{scores}\nMLflow UI: {self.ui}"
+
+    def _repr_markdown_(self):
+        rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in self.metrics.items())
+        return f"**run `{self.run_id}`** · [open in MLflow's UI]({self.ui})\n\n| metric | value |\n|---|---|\n{rows}"
+
+def run_summary(c: MlflowClient, run_id: str) -> RunSummary:
+    "The summary of a recorded run."
+    r = c.get_run(run_id)
+    m = r.data.metrics
+    return RunSummary(run_id, {k: m[k] for k in (*SCORES, "fit_seconds") if k in m}, ui_url(c, r))
 
 # %% ../nbs/05_tracking.ipynb #2c760e8d
 TRUSTED_TYPES = ["agileml.features.Word2VecVectorizer", "agileml.models.NBSVMClassifier"]
@@ -160,9 +232,10 @@ SCORES = ("accuracy", "macro_f1", "mcc")    # the metrics that judge a model; fi
 def client() -> MlflowClient: return MlflowClient(tracking_uri())
 
 def _all_runs(c: MlflowClient, filter_string: str = "", order_by=None, max_results: int = 50000) -> list:
-    "Runs of the agileml experiment (none when the store has no such experiment yet)."
+    "Runs of the agileml experiment (none when the store has no such experiment yet), after marking lost ones KILLED."
     exp = c.get_experiment_by_name(EXPERIMENT)
     if exp is None: return []
+    mark_lost_runs(c)
     return c.search_runs([exp.experiment_id], filter_string, order_by=order_by, max_results=max_results)
 
 def get_run(run_id: str, c: MlflowClient | None = None):
@@ -174,6 +247,21 @@ def get_run(run_id: str, c: MlflowClient | None = None):
         raise UserError(f"no run {run_id!r} in the tracking store {tracking_uri()}: `agileml runs` lists the runs there")
     raise UserError(f"{run_id!r} is the start of {len(hits)} run ids ({', '.join(r.info.run_id[:12] for r in hits[:5])}...): "
                     "give more of the id")
+
+# %% ../nbs/05_tracking.ipynb #a9fdede1
+LOST = "lost: its process is gone"
+
+def mark_lost_runs(c: MlflowClient | None = None) -> list[str]:
+    "Mark KILLED every RUNNING run of the agileml experiment whose owner is gone; the ids of those runs."
+    c = c or client()
+    exp = c.get_experiment_by_name(EXPERIMENT)
+    if exp is None: return []
+    lost = [r for r in c.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'") if owner_alive(r.data.tags) is False]
+    for r in lost:
+        t = r.data.tags
+        c.set_tag(r.info.run_id, "agileml.error", f"{LOST} (process {t['agileml.owner_pid']} on {t.get('agileml.owner_host')})")
+        c.set_terminated(r.info.run_id, "KILLED")
+    return [r.info.run_id for r in lost]
 
 # %% ../nbs/05_tracking.ipynb #50b3db34
 def champion_version(c: MlflowClient | None = None):

@@ -21,12 +21,12 @@ AGILEML = str(Path(sys.executable).parent / "agileml")
 DIRECT = f"""
 import json, time
 t0 = time.perf_counter()
-from agileml.config import RunConfig
+from agileml.config import experiment_config
 from agileml.data import load_dataset, split_dataset
 from agileml.evaluate import metrics
 from agileml.models import build_pipeline
 t1 = time.perf_counter()
-cfg = RunConfig(**{PARAMS!r})
+cfg = experiment_config(**{PARAMS!r})
 s = split_dataset(load_dataset(cfg.dataset), cfg.test_size, cfg.seed)
 pipe = build_pipeline(cfg).fit(s.X_train, s.y_train)
 scores = metrics(s.y_test, pipe.predict(s.X_test))

@@ -1,7 +1,7 @@
 """Quality and cost of the text-to-numbers configurations on the three shared datasets.
 
 Run alone: AGILEML_DATA_HOME=../shared/data .venv/bin/python benchmarks/quality.py [DATASET ...]
-(default: sms_spam 20newsgroups imdb). Every configuration is a RunConfig built by
+(default: sms_spam 20newsgroups imdb). Every configuration is an experiment_config built by
 agileml.models.build_pipeline, the pipeline `agileml train` fits, measured in a fresh process:
 accuracy, macro-F1, MCC, fit seconds, predict documents/s, peak memory. The SMS Spam Collection has
 no published split: stratified 5-fold cross-validation (mean ± std). 20 Newsgroups (bydate, headers
@@ -50,10 +50,10 @@ def fit_and_score(pipe, X_train, y_train, X_test, y_test) -> dict:
 def evaluate(dataset: str, params: dict) -> dict:
     "One configuration on one dataset: the published split, or stratified 5-fold CV where there is none."
     from sklearn.model_selection import StratifiedKFold
-    from agileml.config import RunConfig
+    from agileml.config import experiment_config
     from agileml.data import load_dataset, split_dataset
     from agileml.models import build_pipeline
-    ds, cfg = load_dataset(dataset), RunConfig(dataset=dataset, **params)
+    ds, cfg = load_dataset(dataset), experiment_config(dataset=dataset, **params)
     if ds.split:
         s = split_dataset(ds)
         return fit_and_score(build_pipeline(cfg), s.X_train, s.y_train, s.X_test, s.y_test)

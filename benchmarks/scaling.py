@@ -17,13 +17,13 @@ FEATURES = {"tfidf": dict(features="tfidf", model="linear_svc"),
 def fit_sample(params: dict, fraction: float) -> dict:
     "Fit the configuration on `fraction` of IMDB train; seconds and peak MiB of the fit."
     from sklearn.model_selection import train_test_split
-    from agileml.config import RunConfig
+    from agileml.config import experiment_config
     from agileml.data import load_dataset, split_dataset
     from agileml.models import build_pipeline
     s = split_dataset(load_dataset("imdb"))
     X, y = s.X_train, s.y_train
     if fraction < 1: X, _, y, _ = train_test_split(X, y, train_size=fraction, stratify=y, random_state=0)
-    pipe = build_pipeline(RunConfig(dataset="imdb", **params))
+    pipe = build_pipeline(experiment_config(dataset="imdb", **params))
     reset_peak()
     t0 = time.perf_counter(); pipe.fit(X, y)
     return dict(docs=len(X), fit_seconds=time.perf_counter() - t0, peak_mib=peak_mib())

@@ -10,8 +10,9 @@ from conftest import AGILEML, ROOT, cli, free_port, module_store, require_datase
 def lab(tmp_path_factory):
     "A store with three finished runs on the offline dataset: tf-idf, word2vec, and tf-idf on another split."
     with module_store(tmp_path_factory, "lab") as uri:
-        made = dict(tfidf=train_json(), w2v=train_json("features=word2vec", "w2v_dim=16", "w2v_min_count=1"),
-                    other_split=train_json("seed=7"))
+        small = "dataset=pang_lee_polarity"
+        made = dict(tfidf=train_json(small), w2v=train_json(small, "features=word2vec", "w2v_dim=16", "w2v_min_count=1"),
+                    other_split=train_json(small, "seed=7"))
     return uri, {k: v["run_id"] for k, v in made.items()}
 
 

@@ -16,9 +16,10 @@ def test_there_are_experiments():
 def test_experiment_smoke_run(nb, store):
     smoke = nb.with_suffix(".smoke.yaml")
     assert smoke.is_file(), f"{nb.name} has no small CI parameters next to it ({smoke.name})"
-    result = json.loads(agileml("train", "--notebook", str(nb), "--params-file", str(smoke), "--json", check=0).stdout)
+    result = json.loads(agileml("run", str(nb), "--params-file", str(smoke), "--json", check=0).stdout)
     assert result["status"] == "FINISHED"
-    assert runs(store)[0].data.params["features"] == yaml.safe_load(smoke.read_text())["features"]
+    recorded = runs(store)[0].data.params
+    assert {k: recorded[k] for k in yaml.safe_load(smoke.read_text())} == {k: str(v) for k, v in yaml.safe_load(smoke.read_text()).items()}
 
 
 def test_train_notebook_runs_with_plain_papermill(store, tmp_path):

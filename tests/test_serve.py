@@ -36,8 +36,9 @@ def stop(proc):
 def service(tmp_path_factory):
     "A store whose champion is a tf-idf model, two more runs to promote later, and the service over it."
     with module_store(tmp_path_factory, "serve") as uri:
-        runs = dict(tfidf=train_json("model=linear_svc"), logreg=train_json("model=logreg"),
-                    w2v=train_json("features=word2vec", "w2v_dim=16", "w2v_min_count=1"))
+        small = "dataset=pang_lee_polarity"
+        runs = dict(tfidf=train_json(small, "model=linear_svc"), logreg=train_json(small, "model=logreg"),
+                    w2v=train_json(small, "features=word2vec", "w2v_dim=16", "w2v_min_count=1"))
         cli("promote", runs["tfidf"]["run_id"], check=0)
         proc, url = start_server(*LIMITS)
         try: yield dict(uri=uri, url=url, runs={k: v["run_id"] for k, v in runs.items()})

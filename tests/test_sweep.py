@@ -6,7 +6,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from conftest import AGILEML, ROOT, agileml, cli, free_port, module_store, runs
 
-SMALL = ["-p", "w2v_dim=16", "-p", "w2v_epochs=2"]
+SMALL = ["-p", "dataset=pang_lee_polarity", "-p", "w2v_dim=16", "-p", "w2v_epochs=2"]
 GRID = ["-p", "features=tfidf,word2vec", "-p", "model=logreg,sgd", *SMALL]
 
 
@@ -87,20 +87,16 @@ def test_a_dask_cluster_gives_the_same_results_as_local_workers(local_sweep, tmp
 
 
 def test_a_failing_point_is_reported_with_its_notebook_and_the_others_finish(store, tmp_path):
-    import pandas as pd
-    from agileml.data import load_dataset
-    ds = load_dataset("pang_lee_polarity")
-    data = tmp_path / "reviews.csv"
-    pd.DataFrame({"text": ds.texts, "label": ds.labels}).to_csv(data, index=False)
-    out = agileml("sweep", "-p", f"dataset={data}", "-p", "text_column=text,review", check=1).stdout
-    recorded = {"sweep" if "agileml.sweep_points" in r.data.tags else r.data.params["text_column"]: r for r in runs(store)}
-    assert recorded["sweep"].info.status == "FAILED" and recorded["text"].info.status == "FINISHED"
-    failed = recorded["review"]
-    assert failed.info.status == "FAILED" and "review" in failed.data.tags["agileml.error"]
-    assert f"FAILED: text_column=review (run {failed.info.run_id}): " in out
+    "A point that fails only inside its kernel: every row held out leaves nothing to train on."
+    out = agileml("sweep", "-p", "dataset=pang_lee_polarity", "-p", "test_size=0.2,1.0", check=1).stdout
+    recorded = {"sweep" if "agileml.sweep_points" in r.data.tags else r.data.params["test_size"]: r for r in runs(store)}
+    assert recorded["sweep"].info.status == "FAILED" and recorded["0.2"].info.status == "FINISHED"
+    failed = recorded["1.0"]
+    assert failed.info.status == "FAILED" and "stratified split" in failed.data.tags["agileml.error"]
+    assert f"FAILED: test_size=1.0 (run {failed.info.run_id}): " in out
     notebook = Path(out.split("executed notebook: ")[1].split()[0])
-    assert "review" in notebook.read_text() and failed.info.run_id in str(notebook)   # the failing cell, executed
-    assert f"best: run {recorded['text'].info.run_id}" in out
+    assert "stratified split" in notebook.read_text() and failed.info.run_id in str(notebook)   # the failing cell, executed
+    assert f"best: run {recorded['0.2'].info.run_id}" in out
 
 
 def test_a_bad_value_anywhere_stops_the_sweep_before_anything_runs(store):

@@ -26,21 +26,22 @@ def test_ill_typed_and_out_of_range_values_are_refused_together(store):
 
 
 def test_params_lists_every_parameter_with_type_default_and_help():
-    rows = {r["name"]: r for r in json.loads(agileml("params", "--json", check=0).stdout)}
-    assert rows["test_size"] == dict(name="test_size", type="float", default="0.2", accepted="> 0.0, <= 1.0",
+    rows = {r["name"]: r for r in json.loads(agileml("params", "train", "--json", check=0).stdout)}
+    assert rows["test_size"] == dict(name="test_size", type="float", default="0.2", accepted="> 0, <= 1",
                                      help="held-out share when the dataset has no published split")
     assert rows["features"]["accepted"] == "tfidf | bow | binary | word2vec | tfidf+word2vec"
     assert "run_id" in rows
     assert "w2v_pooling" in agileml("params", check=0).stdout
 
 
-def test_default_run_works_offline_and_records_everything(store):
-    "What `make run` does: the offline default dataset, recorded with notebook, model and provenance."
+def test_default_run_works_offline_and_records_everything(store, monkeypatch, tmp_path):
+    "What `make run` does: the SMS Spam Collection shipped in the package, no data home, recorded with notebook, model and provenance."
+    monkeypatch.setenv("AGILEML_DATA_HOME", str(tmp_path / "empty"))
     result = train_json()
-    assert result["status"] == "FINISHED"
+    assert result["status"] == "FINISHED" and result["metrics"]["accuracy"] >= 0.98, result["metrics"]
     run = MlflowClient(store).get_run(result["run_id"])
-    ds = load_registry("pang_lee_polarity")
-    assert run.data.params["dataset"] == "pang_lee_polarity"
+    ds = load_registry("sms_spam", home=tmp_path / "empty")
+    assert run.data.params["dataset"] == "sms_spam" and run.data.tags["agileml.data_source"].endswith("agileml/datasets/SMSSpamCollection.gz")
     assert run.data.tags["agileml.data_fingerprint"] == ds.fingerprint
     assert len(run.data.tags["agileml.git_commit"]) == 40 and run.data.tags["agileml.git_dirty"] in ("true", "false")
     assert run.data.tags["agileml.notebook_sha256"] == sha256_file(ROOT / "nbs/experiments/train.ipynb")
@@ -55,13 +56,12 @@ def test_default_run_works_offline_and_records_everything(store):
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
 
 
-def test_a_failing_notebook_is_recorded_failed_with_its_notebook_and_no_model(store, tmp_path):
-    one_class = tmp_path / "one_class.csv"
-    one_class.write_text("text,label\nhello there,ham\nsee you soon,ham\n")
-    out = agileml("train", "-p", f"dataset={one_class}", "--json", check=1)
+def test_a_failing_notebook_is_recorded_failed_with_its_notebook_and_no_model(store):
+    "Every row held out: the split fails inside the kernel, after the run started."
+    out = agileml("train", "-p", "dataset=pang_lee_polarity", "-p", "test_size=1.0", "--json", check=1)
     result = json.loads(out.stdout)
     assert result["status"] == "FAILED"
-    assert "DataError" in result["error"] and "at least two classes" in result["error"]
+    assert "DataError" in result["error"] and "stratified split" in result["error"]
     run = MlflowClient(store).get_run(result["run_id"])
     assert run.info.status == "FAILED" and "agileml.model_sha256" not in run.data.tags
     assert MlflowClient(store).list_artifacts(result["run_id"], "model") == []

@@ -1,0 +1,119 @@
+"A newcomer's first hour: the project you stand in, experiments as files, any corpus layout, no run left RUNNING."
+import json, os, shutil, signal, subprocess, sys, tarfile, time
+from pathlib import Path
+import pytest
+from mlflow.tracking import MlflowClient
+from conftest import AGILEML, ROOT, require_dataset, runs
+
+PAPERMILL = str(Path(sys.executable).parent / "papermill")
+
+
+def in_folder(folder, *args, check=None, timeout=900):
+    "The agileml command (this checkout's .venv) run with `folder` as the current directory."
+    out = subprocess.run([AGILEML, *args], capture_output=True, text=True, timeout=timeout, cwd=folder)
+    if check is not None:
+        assert out.returncode == check, f"exit {out.returncode}\nstdout:\n{out.stdout}\nstderr:\n{out.stderr}"
+    return out
+
+
+@pytest.fixture
+def copy(tmp_path):
+    "A git checkout of this project's files in another folder (no .venv: the original's is used)."
+    dst = tmp_path / "copy"
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for f in tracked:
+        if (ROOT / f).is_file():
+            (dst / f).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(ROOT / f, dst / f)
+    for cmd in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
+        subprocess.run(["git", *cmd], cwd=dst, check=True, capture_output=True)
+    return dst
+
+
+def test_the_audit_audits_the_project_you_stand_in(copy):
+    (copy / "nbs" / "stray.ipynb").write_text((copy / "nbs/experiments/train.ipynb").read_text())
+    (copy / "agileml" / "orphan.py").write_text("x = 1\n")
+    out = in_folder(copy / "nbs", "audit", check=1)
+    assert f"audit of {copy}" in out.stdout
+    assert "nbs/stray.ipynb" in out.stdout and "agileml/orphan.py" in out.stdout
+    elsewhere = in_folder(copy.parent, "--root", str(copy), "audit", check=1)   # --root from outside any project
+    assert "agileml/orphan.py" in elsewhere.stdout
+    assert f"working on the project in {ROOT} (installed checkout), not the current folder" in in_folder("/", "params", check=0).stderr
+
+
+def test_a_new_experiment_passes_the_audit_and_runs_and_needs_its_smoke_file(copy, store):
+    out = in_folder(copy, "new", "experiment", "probe", check=0)
+    nb, smoke = copy / "nbs/experiments/probe.ipynb", copy / "nbs/experiments/probe.smoke.yaml"
+    assert str(nb) in out.stdout and smoke.is_file()
+    assert "no findings" in in_folder(copy, "audit", check=0).stdout
+    params = {r["name"]: r for r in json.loads(in_folder(copy, "params", "probe", "--json", check=0).stdout)}
+    assert params["test_size"]["accepted"] == "> 0, < 1"
+    assert "test_size=1.5 is out of range" in in_folder(copy, "run", "probe", "-p", "test_size=1.5", check=2).stderr
+    result = json.loads(in_folder(copy, "run", "probe", "--params-file", str(smoke), "--json", check=0).stdout)
+    assert result["status"] == "FINISHED" and result["metrics"]["test_rows"] == 1115
+    run = MlflowClient(store).get_run(result["run_id"])
+    assert run.data.tags["mlflow.source.name"] == "nbs/experiments/probe.ipynb" and run.data.params["dataset"] == "sms_spam"
+    helped = subprocess.run([PAPERMILL, "--help-notebook", str(nb)], capture_output=True, text=True, cwd=copy).stdout
+    assert "test_size: float (default 0.2)" in helped and "(0, 1) held-out share" in helped
+    smoke.unlink()
+    failed = in_folder(copy, "audit", check=1).stdout
+    assert "nbs/experiments/probe.ipynb" in failed and "no probe.smoke.yaml beside it" in failed
+
+
+def news_corpus(folder, groups, per_group=120):
+    "One subfolder of posts per newsgroup, taken from the shared 20 Newsgroups archive; {group: [(subject, body)]}."
+    from agileml.data import REGISTRY, fetch
+    taken = {g: [] for g in groups}
+    with tarfile.open(fetch(REGISTRY["20newsgroups"])) as tar:
+        for m in tar:
+            parts = Path(m.name).parts
+            if not m.isfile() or len(parts) != 3 or parts[1] not in groups or len(taken[parts[1]]) >= per_group: continue
+            text = tar.extractfile(m).read().decode("latin-1")
+            (folder / parts[1]).mkdir(parents=True, exist_ok=True)
+            (folder / parts[1] / parts[2]).write_text(text, "utf-8")
+            head, _, body = text.partition("\n\n")
+            subject = next((l[8:].strip() for l in head.splitlines() if l.startswith("Subject:")), "")
+            taken[parts[1]].append((subject, " ".join(body.split())))
+    return taken
+
+
+GROUPS = ["comp.graphics", "rec.sport.hockey", "sci.space", "talk.politics.mideast", "soc.religion.christian"]
+
+
+def test_a_folder_per_class_corpus_and_a_headerless_csv_train(store, tmp_path):
+    require_dataset("20newsgroups")
+    posts = news_corpus(tmp_path / "corpus", GROUPS)
+    result = json.loads(in_folder(ROOT, "train", "-p", f"dataset={tmp_path / 'corpus'}", "--json", check=0).stdout)
+    assert result["status"] == "FINISHED" and result["metrics"]["accuracy"] >= 0.95, result["metrics"]
+    import csv
+    with open(tmp_path / "news.csv", "w", newline="") as f:
+        csv.writer(f).writerows((g, subject, body) for g, items in posts.items() for subject, body in items)
+    refused = in_folder(ROOT, "train", "-p", f"dataset={tmp_path / 'news.csv'}", check=2).stderr
+    assert "first row looks like data" in refused and "header=false" in refused and "Traceback" not in refused
+    result = json.loads(in_folder(ROOT, "train", "-p", f"dataset={tmp_path / 'news.csv'}", "-p", "header=false",
+                                  "-p", "text_column=2,3", "-p", "label_column=1", "--json", check=0).stdout)
+    assert result["status"] == "FINISHED" and result["metrics"]["accuracy"] >= 0.9, result["metrics"]
+    assert len(runs(store)) == 2      # the refused one recorded nothing
+
+
+def test_a_wrong_column_is_refused_before_any_run(store, tmp_path):
+    data = tmp_path / "sms.csv"
+    data.write_text("text,label\nWin a prize now,spam\nSee you at 5,ham\nFree entry,spam\nOn my way,ham\n")
+    out = in_folder(ROOT, "train", "-p", f"dataset={data}", "-p", "text_column=nope", check=2)
+    assert "has no column 'nope'; its columns are: text, label" in out.stderr and "Traceback" not in out.stderr
+    assert runs(store) == []
+
+
+def test_a_run_whose_process_was_killed_is_marked_lost(store):
+    proc = subprocess.Popen([AGILEML, "train", "-p", "features=word2vec", "-p", "w2v_epochs=1000"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(r.data.params for r in runs(store)):   # the kernel has started logging
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)               # what an out-of-memory kill does: no handler runs
+    proc.wait(timeout=60)
+    time.sleep(1)
+    (run,) = runs(store)
+    assert run.info.status == "RUNNING"                # nothing ended it
+    listed = json.loads(in_folder(ROOT, "runs", "--json", check=0).stdout)
+    assert [r["status"] for r in listed] == ["KILLED"]
+    assert MlflowClient(store).get_run(run.info.run_id).data.tags["agileml.error"].startswith("lost: its process is gone")
