@@ -14,7 +14,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 import agileml
 from .config import UserError, project_dir
-from .data import Dataset, Split, fingerprint, sha256_file
+from .data import Dataset, Split, fingerprint, load_dataset, sha256_file, split_dataset
 
 # %% auto #0
 __all__ = ['EXPERIMENT', 'MODEL_DIR', 'NOTEBOOK_DIR', 'KEY_PACKAGES', 'HEARTBEAT_SECONDS', 'LOST_AFTER_SECONDS', 'TRUSTED_TYPES',
@@ -23,7 +23,8 @@ __all__ = ['EXPERIMENT', 'MODEL_DIR', 'NOTEBOOK_DIR', 'KEY_PACKAGES', 'HEARTBEAT
            'TrainingRun', 'ui_url', 'RunSummary', 'run_summary', 'log_model', 'ModelError', 'read_model', 'load_model',
            'client', 'get_run', 'mark_lost_runs', 'champion_version', 'list_runs', 'artifact_path',
            'notebook_artifacts', 'describe_run', 'compare_runs', 'PromotionRefused', 'verify_model_file',
-           'integrity_failures', 'comparison_failures', 'promote', 'rollback', 'champion_info']
+           'integrity_failures', 'comparison_failures', 'promote', 'rollback', 'champion_info', 'analysed_run',
+           'recorded_test_rows']
 
 # %% ../nbs/05_tracking.ipynb #f7cee3fc
 EXPERIMENT = "agileml"
@@ -445,3 +446,23 @@ def champion_info() -> dict:
                 git_commit=run.data.tags.get("agileml.git_commit"), git_dirty=run.data.tags.get("agileml.git_dirty"),
                 executed_notebook=notebook_artifacts(run)[0], model=champ.source,
                 params=dict(sorted(run.data.params.items())), metrics={m: run.data.metrics.get(m) for m in SCORES})
+
+# %% ../nbs/05_tracking.ipynb #97d44a0a
+def analysed_run(run_id: str = ""):
+    "A run to analyse: the one named, else the newest FINISHED run with a model."
+    if run_id: return get_run(run_id)
+    c = client()
+    found = [r for r in _all_runs(c, "attributes.status = 'FINISHED'", ["attributes.start_time DESC"]) if "agileml.model_sha256" in r.data.tags]
+    if not found: raise UserError(f"no finished run with a model in {tracking_uri()} to analyse: train one first (agileml train)")
+    return found[0]
+
+def recorded_test_rows(run) -> Split:
+    "The train and test rows a run used, rebuilt from its recorded parameters and checked against its test fingerprint."
+    p = run.data.params
+    ds = load_dataset(p["dataset"], p.get("text_column", "text"), p.get("label_column", "label"), p.get("header", "True") == "True")
+    split = split_dataset(ds, float(p.get("test_size", 0.2)), int(p.get("seed", 42)))
+    if fingerprint(split.X_test, split.y_test) != run.data.tags.get("agileml.test_fingerprint"):
+        raise UserError(f"the test rows of run {run.info.run_id} cannot be rebuilt: dataset {p['dataset']} has changed since "
+                        f"(test fingerprint {fingerprint(split.X_test, split.y_test)[:12]}, recorded "
+                        f"{run.data.tags.get('agileml.test_fingerprint', '?')[:12]})")
+    return split

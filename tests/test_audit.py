@@ -71,11 +71,16 @@ def undeclared_smoke_parameter(root):
     with open(root / "nbs/experiments/train.smoke.yaml", "a") as f: f.write("bogus_param: 1\n")
 
 
-def config_field_nobody_reads(root):
-    path = root / "agileml/config.py"
-    text = path.read_text()
-    anchor = "    test_size: float = "
-    path.write_text(text.replace(anchor, "    unused_field: int = 0\n" + anchor, 1))
+def wrongly_declared_parameter(root):
+    def add(nb):
+        cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+        cell["source"] = [*cell["source"][:-1], cell["source"][-1].rstrip("\n") + "\n", "knob: int = 9  # [1, 5] a default outside its own range"]
+    edit_notebook(root / "nbs/experiments/train.ipynb", add)
+
+
+def reads_another_notebooks_parameters(root):
+    path = root / "nbs/experiments/train.ipynb"
+    path.write_text(path.read_text().replace('parameters(globals(), \\"train.ipynb\\")', 'parameters(globals(), \\"other.ipynb\\")'))
 
 
 def function_in_experiment(root):
@@ -91,7 +96,8 @@ PLANTED = [  # (defect, kind, file, words of the problem)
     (notebook_with_outputs, "out-of-sync", "nbs/03_models.ipynb", "outputs"),
     (unread_parameter, "configuration-debt", "nbs/experiments/train.ipynb", "'unused_knob'"),
     (undeclared_smoke_parameter, "configuration-debt", "nbs/experiments/train.smoke.yaml", "'bogus_param'"),
-    (config_field_nobody_reads, "configuration-debt", "agileml/config.py", "'unused_field'"),
+    (wrongly_declared_parameter, "configuration-debt", "nbs/experiments/train.ipynb", "the default of knob is not accepted"),
+    (reads_another_notebooks_parameters, "configuration-debt", "nbs/experiments/train.ipynb", "reads its parameters as 'other.ipynb'"),
     (function_in_experiment, "glue-in-notebook", "nbs/experiments/train.ipynb", "helper"),
 ]
 

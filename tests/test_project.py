@@ -117,3 +117,16 @@ def test_a_run_whose_process_was_killed_is_marked_lost(store):
     listed = json.loads(in_folder(ROOT, "runs", "--json", check=0).stdout)
     assert [r["status"] for r in listed] == ["KILLED"]
     assert MlflowClient(store).get_run(run.info.run_id).data.tags["agileml.error"].startswith("lost: its process is gone")
+
+
+def test_error_analysis_of_a_run_is_recorded_and_linked_to_it(store):
+    trained = json.loads(in_folder(ROOT, "train", "--json", check=0).stdout)
+    result = json.loads(in_folder(ROOT, "run", "error_analysis", "-p", f"run={trained['run_id'][:8]}", "--json", check=0).stdout)
+    assert result["status"] == "FINISHED"
+    run = MlflowClient(store).get_run(result["run_id"])
+    assert run.data.tags["agileml.analyses"] == trained["run_id"]
+    assert run.data.metrics["accuracy"] == trained["metrics"]["accuracy"]          # the same model on the same test rows
+    assert run.data.metrics["misclassified"] == round((1 - trained["metrics"]["accuracy"]) * 1115)
+    files = {f.path for f in MlflowClient(store).list_artifacts(result["run_id"], "analysis")}
+    assert files == {"analysis/misclassified.csv", "analysis/slices.csv"}
+    assert "no run 'nope'" in in_folder(ROOT, "run", "error_analysis", "-p", "run=nope", check=1).stdout
