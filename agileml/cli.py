@@ -28,12 +28,12 @@ def _friendly(fn):
     return wrapper
 
 @app.callback()
+@_friendly
 def _project(root: Optional[str] = typer.Option(None, "--root", help="the project folder (default: the nearest folder "
                                                 "at or above the current one with settings.ini; or $AGILEML_PROJECT)")):
     "Find the project every command works on, and say which when it is not the folder you stand in."
     if root: os.environ[PROJECT_ENV] = root
-    try: where, how = locate_project()
-    except UserError as e: typer.echo(f"error: {e}", err=True); raise typer.Exit(2)
+    where, how = locate_project()
     if how != "current folder": typer.echo(f"agileml: working on the project in {where} ({how}), not the current folder", err=True)
 
 # %% ../nbs/07_cli.ipynb #60050bae

@@ -11,8 +11,8 @@ from typing import Any
 
 # %% auto #0
 __all__ = ['PROJECT_ENV', 'TYPES', 'RUNNER_PARAMS', 'UserError', 'ConfigError', 'locate_project', 'project_dir',
-           'experiments_dir', 'experiment_names', 'experiment_notebook', 'Param', 'declare', 'declarations', 'validate',
-           'Config', 'experiment_config', 'parameters', 'parse_param_strings']
+           'experiments_dir', 'experiment_names', 'experiment_notebook', 'Param', 'declare', 'declarations',
+           'typed_values', 'Config', 'experiment_config', 'parameters', 'parse_param_strings']
 
 # %% ../nbs/00_config.ipynb #5e14b46c
 class UserError(ValueError):
@@ -172,7 +172,7 @@ def _unknown_message(unknown: list[str], valid: list[str]) -> str:
         lines.append(f"unknown parameter {k!r}" + (f" (did you mean {guess!r}?)" if guess else ""))
     return "; ".join(lines) + f". Valid parameters: {', '.join(valid)}"
 
-def validate(declared: dict[str, Param], params: dict) -> dict:
+def typed_values(declared: dict[str, Param], params: dict) -> dict:
     "Every user parameter typed and checked (defaults for those not given), or one `ConfigError` naming each problem."
     valid = [k for k in declared if k not in RUNNER_PARAMS]
     if set_by_runner := [k for k in params if k in RUNNER_PARAMS]:
@@ -198,18 +198,18 @@ class Config:
         return values[name]
 
     def __setattr__(self, name, value): raise AttributeError("a run's parameters cannot change once it started")
-    def __eq__(self, other): return isinstance(other, Config) and self.as_dict() == other.as_dict()
+
     def __repr__(self): return f"Config({', '.join(f'{k}={v!r}' for k, v in self._values.items())})"
     def as_dict(self) -> dict: return dict(self._values)
 
 def experiment_config(notebook: str = "train", **params) -> Config:
     "The validated parameters of an experiment: its declared defaults, overridden by `params`."
-    return Config(validate(declarations(experiment_notebook(notebook)), params))
+    return Config(typed_values(declarations(experiment_notebook(notebook)), params))
 
 def parameters(ns: dict, notebook: str) -> Config:
     "In an experiment notebook: its validated parameters, from the names its parameters cell defined in `ns`."
     declared = declarations(experiment_notebook(notebook))
-    return Config(validate(declared, {k: ns[k] for k in declared if k in ns and k not in RUNNER_PARAMS}))
+    return Config(typed_values(declared, {k: ns[k] for k in declared if k in ns and k not in RUNNER_PARAMS}))
 
 # %% ../nbs/00_config.ipynb #a7d74a68
 def parse_param_strings(items: list[str]) -> dict[str, str]:

@@ -13,9 +13,9 @@ from sklearn.model_selection import train_test_split
 from .config import UserError
 
 # %% auto #0
-__all__ = ['FILE_FORMATS', 'PACKAGE_DATA', 'REGISTRY', 'DataError', 'fingerprint', 'Dataset', 'load_file', 'read_texts',
-           'load_folder', 'Source', 'RegistryEntry', 'data_home', 'sha256_file', 'fetch', 'load_registry',
-           'load_dataset', 'Split', 'split_dataset']
+__all__ = ['FILE_FORMATS', 'PACKAGE_DATA', 'REGISTRY', 'DATASET_PARAMS', 'DataError', 'fingerprint', 'Dataset', 'load_file',
+           'read_texts', 'load_folder', 'Source', 'RegistryEntry', 'data_home', 'sha256_file', 'fetch', 'load_registry',
+           'load_dataset', 'dataset_from', 'Split', 'split_dataset']
 
 # %% ../nbs/01_data.ipynb #be623a59
 class DataError(UserError):
@@ -226,12 +226,15 @@ def data_home() -> Path:
     "Where registry datasets live: `AGILEML_DATA_HOME`, else `~/.cache/agileml/data`."
     return Path(os.environ.get("AGILEML_DATA_HOME") or Path.home() / ".cache" / "agileml" / "data").expanduser()
 
+def _sha256_stream(f) -> str:
+    "sha256 of everything an open binary file yields, read in 1 MiB chunks."
+    h = hashlib.sha256()
+    for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
+    return h.hexdigest()
+
 def sha256_file(path) -> str:
     "sha256 of a file's bytes."
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
-    return h.hexdigest()
+    with open(path, "rb") as f: return _sha256_stream(f)
 
 # %% ../nbs/01_data.ipynb #b05b8d79
 def _download(src: Source, home: Path) -> Path:
@@ -260,10 +263,7 @@ PACKAGE_DATA = Path(str(importlib.resources.files("agileml"))) / "datasets"   # 
 def _content_sha256(path: Path, src: Source) -> str:
     "sha256 of a source's published content: of the uncompressed bytes for a copy gzipped into the package."
     if not (src.path.startswith("package:") and path.suffix == ".gz"): return sha256_file(path)
-    h = hashlib.sha256()
-    with gzip.open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
-    return h.hexdigest()
+    with gzip.open(path, "rb") as f: return _sha256_stream(f)
 
 def _local(src: Source, home: Path) -> Path:
     "Where a source's file is on this machine: in agileml (`package:NAME`), in gensim (`gensim:NAME`), or under the data home."
@@ -361,6 +361,8 @@ def load_registry(name: str, home: Path | None = None) -> Dataset:
     return Dataset(name, source=str(path), **globals()[entry.reader](path))
 
 # %% ../nbs/01_data.ipynb #b6573cd3
+DATASET_PARAMS = ("dataset", "text_column", "label_column", "header")   # the run parameters `load_dataset` reads
+
 def load_dataset(dataset: str, text_column: str = "text", label_column: str = "label", header: bool = True) -> Dataset:
     "A registry dataset by name, a folder of class subfolders, or a labelled file by path."
     if dataset in REGISTRY: return load_registry(dataset)
@@ -369,6 +371,10 @@ def load_dataset(dataset: str, text_column: str = "text", label_column: str = "l
         return load_file(dataset, text_column, label_column, header=header)
     raise DataError(f"dataset={dataset!r} is neither a registry dataset ({', '.join(REGISTRY)}), nor a folder of class "
                     f"subfolders, nor a file of a known type ({', '.join(FILE_FORMATS)})")
+
+def dataset_from(params: dict) -> Dataset:
+    "The dataset a run's parameters name: `load_dataset` with those of `DATASET_PARAMS` they hold, the rest ignored."
+    return load_dataset(**{k: params[k] for k in DATASET_PARAMS if k in params})
 
 # %% ../nbs/01_data.ipynb #d93ebce2
 @dataclass

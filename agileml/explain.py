@@ -10,7 +10,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from .features import Word2VecVectorizer
 
 # %% auto #0
-__all__ = ['class_weights', 'explain']
+__all__ = ['class_weights', 'explain', 'reasons']
 
 # %% ../nbs/08_explain.ipynb #3388f0ec
 def class_weights(clf) -> tuple[np.ndarray, np.ndarray]:
@@ -52,3 +52,8 @@ def explain(pipeline: Pipeline, texts: list[str], top: int = 5) -> list[dict]:
                         towards=[dict(feature=k, weight=round(v, 6)) for k, v in reversed(ranked[-top:]) if v > 0],
                         against=[dict(feature=k, weight=round(v, 6)) for k, v in ranked[:top] if v < 0]))
     return out
+
+# %% ../nbs/08_explain.ipynb #0f42a087
+def reasons(pipeline: Pipeline, texts: list[str], top: int = 5) -> list[str]:
+    "For each text, the `top` features that pushed it towards its predicted label, strongest first, as one line."
+    return [", ".join(f["feature"] for f in e["towards"]) for e in explain(pipeline, texts, top)]

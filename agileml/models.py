@@ -17,7 +17,7 @@ from .config import Config, ConfigError
 from .features import make_features
 
 # %% auto #0
-__all__ = ['NBSVMClassifier', 'make_classifier', 'config_problems', 'build_pipeline']
+__all__ = ['NBSVMClassifier', 'make_classifier', 'check_combinations', 'build_pipeline']
 
 # %% ../nbs/03_models.ipynb #d28bebe6
 class NBSVMClassifier(ClassifierMixin, BaseEstimator):
@@ -73,18 +73,17 @@ def make_classifier(model: str = "logreg", C: float = 1.0, seed: int = 0):
     return makers[model]()
 
 # %% ../nbs/03_models.ipynb #3f427dcd
-def config_problems(params: dict) -> list[str]:
-    "Parameter values that are accepted alone but cannot work together."
+def check_combinations(params: dict):
+    "Raise a `ConfigError` for parameter values that are accepted alone but cannot work together."
     model, features = params.get("model"), str(params.get("features", ""))
     if model in ("nb", "nbsvm") and "word2vec" in features:
-        return [f"model={model} needs non-negative features, and features={features} has negative ones: "
-                f"use features=tfidf, bow or binary with {model}, or another model with word2vec"]
-    return []
+        raise ConfigError(f"model={model} needs non-negative features, and features={features} has negative ones: "
+                          f"use features=tfidf, bow or binary with {model}, or another model with word2vec")
 
 # %% ../nbs/03_models.ipynb #7c3886a8
 def build_pipeline(cfg: Config) -> Pipeline:
     "features -> classifier, as one estimator that takes raw texts."
-    if problems := config_problems(cfg.as_dict()): raise ConfigError("; ".join(problems))
+    check_combinations(cfg.as_dict())
     names = inspect.signature(make_features).parameters
     features = make_features(cfg.features, **{k: v for k, v in cfg.as_dict().items() if k in names})
     return Pipeline([("features", features), ("classifier", make_classifier(cfg.model, cfg.C, cfg.seed))])

@@ -4,19 +4,19 @@
 
 # %% ../nbs/06_runner.ipynb #28310bd0
 from __future__ import annotations
-import fcntl, hashlib, os, re, signal, sys, tempfile, threading
+import fcntl, hashlib, os, re, signal, tempfile, threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 import yaml
-from .config import (PROJECT_ENV, RUNNER_PARAMS, ConfigError, UserError, declarations, experiment_notebook,
-                            experiments_dir, project_dir, validate as validate_values)
-from .data import REGISTRY, DataError, load_dataset, sha256_file
-from .models import config_problems
+from .config import (PROJECT_ENV, RUNNER_PARAMS, ConfigError, declarations, experiment_notebook, experiments_dir,
+                            project_dir, typed_values)
+from .data import REGISTRY, DataError, dataset_from, sha256_file
+from .models import check_combinations
 
 # %% auto #0
-__all__ = ['DATASET_PARAMS', 'parameter_table', 'read_params_file', 'check_data', 'validate', 'RunResult', 'sigterm_as_interrupt',
-           'start_run', 'run_notebook', 'new_experiment', 'reproduce']
+__all__ = ['parameter_table', 'read_params_file', 'check_data', 'validate', 'RunResult', 'sigterm_as_interrupt', 'start_run',
+           'run_notebook', 'new_experiment', 'reproduce']
 
 # %% ../nbs/06_runner.ipynb #0411bfbc
 def parameter_table(notebook: str = "train") -> list[dict]:
@@ -36,7 +36,6 @@ def read_params_file(path) -> dict:
     if not isinstance(data, dict): raise ConfigError(f"{path} must hold a mapping of parameter: value, not a {type(data).__name__}")
     return data
 
-DATASET_PARAMS = ("dataset", "text_column", "label_column", "header")   # what `load_dataset` reads, when declared
 
 def _absolute_dataset(params: dict) -> dict:
     "`dataset` as an absolute path to an existing file or folder, unless it names a registry dataset."
@@ -49,13 +48,13 @@ def _absolute_dataset(params: dict) -> dict:
 def check_data(values: dict):
     "Load a file or folder dataset once, so that data the run could not use is refused before a kernel starts."
     if values.get("dataset") in REGISTRY or "dataset" not in values: return
-    try: load_dataset(**{k: values[k] for k in DATASET_PARAMS if k in values})
+    try: dataset_from(values)
     except DataError as e: raise DataError(f"dataset={values['dataset']}: {e}") from None
 
 def validate(nb: Path, params: dict) -> dict:
     "The typed parameters of a run of `nb` (defaults filled in), or one `UserError` saying what is wrong."
-    values = validate_values(declarations(nb), _absolute_dataset(params))
-    if problems := config_problems(values): raise ConfigError("; ".join(problems))
+    values = typed_values(declarations(nb), _absolute_dataset(params))
+    check_combinations(values)
     check_data(values)
     return values
 

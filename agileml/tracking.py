@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_tracking.ipynb #8eb13da1
 from __future__ import annotations
-import datetime, json, os, platform, socket, subprocess, tempfile, threading, time
+import datetime, os, platform, socket, subprocess, tempfile, threading, time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -13,8 +13,8 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 import agileml
-from .config import UserError, project_dir
-from .data import Dataset, Split, fingerprint, load_dataset, sha256_file, split_dataset
+from .config import UserError, declarations, experiment_notebook, project_dir, typed_values
+from .data import Dataset, Split, dataset_from, fingerprint, sha256_file, split_dataset
 
 # %% auto #0
 __all__ = ['EXPERIMENT', 'MODEL_DIR', 'NOTEBOOK_DIR', 'KEY_PACKAGES', 'HEARTBEAT_SECONDS', 'LOST_AFTER_SECONDS', 'TRUSTED_TYPES',
@@ -165,6 +165,15 @@ class TrainingRun:
         self.client.log_dict(self.run_id, report, "evaluation/per_class_report.json")
         if figure is not None: self.client.log_figure(self.run_id, figure, "evaluation/confusion_matrix.png")
 
+    def log_table(self, frame, path: str):
+        "A pandas table as a CSV artifact at `path` (its index written only when it is named)."
+        self.client.log_text(self.run_id, frame.to_csv(index=frame.index.name is not None), path)
+
+    def set_tag(self, key: str, value: str):
+        "One tag on the run, such as `agileml.analyses` linking it to the run it analyses."
+        self.client.set_tag(self.run_id, key, value)
+
+
     def finish(self) -> RunSummary:
         "End a run this handle started (a run created by `agileml run` is ended by it); what a person wants to see of it."
         if not self.managed:
@@ -236,7 +245,7 @@ def _all_runs(c: MlflowClient, filter_string: str = "", order_by=None, max_resul
     "Runs of the agileml experiment (none when the store has no such experiment yet), after marking lost ones KILLED."
     exp = c.get_experiment_by_name(EXPERIMENT)
     if exp is None: return []
-    mark_lost_runs(c)
+    mark_lost_runs(c, exp.experiment_id)
     return c.search_runs([exp.experiment_id], filter_string, order_by=order_by, max_results=max_results)
 
 def get_run(run_id: str, c: MlflowClient | None = None):
@@ -252,12 +261,9 @@ def get_run(run_id: str, c: MlflowClient | None = None):
 # %% ../nbs/05_tracking.ipynb #a9fdede1
 LOST = "lost: its process is gone"
 
-def mark_lost_runs(c: MlflowClient | None = None) -> list[str]:
-    "Mark KILLED every RUNNING run of the agileml experiment whose owner is gone; the ids of those runs."
-    c = c or client()
-    exp = c.get_experiment_by_name(EXPERIMENT)
-    if exp is None: return []
-    lost = [r for r in c.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'") if owner_alive(r.data.tags) is False]
+def mark_lost_runs(c: MlflowClient, experiment_id: str) -> list[str]:
+    "Mark KILLED every RUNNING run of the experiment whose owner is gone; the ids of those runs."
+    lost = [r for r in c.search_runs([experiment_id], "attributes.status = 'RUNNING'") if owner_alive(r.data.tags) is False]
     for r in lost:
         t = r.data.tags
         c.set_tag(r.info.run_id, "agileml.error", f"{LOST} (process {t['agileml.owner_pid']} on {t.get('agileml.owner_host')})")
@@ -458,11 +464,11 @@ def analysed_run(run_id: str = ""):
 
 def recorded_test_rows(run) -> Split:
     "The train and test rows a run used, rebuilt from its recorded parameters and checked against its test fingerprint."
-    p = run.data.params
-    ds = load_dataset(p["dataset"], p.get("text_column", "text"), p.get("label_column", "label"), p.get("header", "True") == "True")
-    split = split_dataset(ds, float(p.get("test_size", 0.2)), int(p.get("seed", 42)))
-    if fingerprint(split.X_test, split.y_test) != run.data.tags.get("agileml.test_fingerprint"):
-        raise UserError(f"the test rows of run {run.info.run_id} cannot be rebuilt: dataset {p['dataset']} has changed since "
-                        f"(test fingerprint {fingerprint(split.X_test, split.y_test)[:12]}, recorded "
-                        f"{run.data.tags.get('agileml.test_fingerprint', '?')[:12]})")
+    nb = experiment_notebook(run.data.tags.get("agileml.notebook", "train.ipynb"))
+    values = typed_values(declarations(nb), dict(run.data.params))     # the recorded strings, typed as the notebook declares them
+    split = split_dataset(dataset_from(values), values["test_size"], values["seed"])
+    now, then = fingerprint(split.X_test, split.y_test), run.data.tags.get("agileml.test_fingerprint", "?")
+    if now != then:
+        raise UserError(f"the test rows of run {run.info.run_id} cannot be rebuilt: dataset {values['dataset']} has changed "
+                        f"since it ran (test rows fingerprint {now[:12]} now, {then[:12]} recorded)")
     return split

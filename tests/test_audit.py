@@ -60,11 +60,16 @@ def notebook_with_outputs(root):
     edit_notebook(root / "nbs/03_models.ipynb", add_output)
 
 
-def unread_parameter(root):
+def declare_in_train(root, line):
+    "Append one declaration to the train notebook's parameters cell."
     def add(nb):
         cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
-        cell["source"] = [*cell["source"][:-1], cell["source"][-1].rstrip("\n") + "\n", "unused_knob: int = 3  # nothing reads it"]
+        cell["source"] = [*cell["source"][:-1], cell["source"][-1].rstrip("\n") + "\n", line]
     edit_notebook(root / "nbs/experiments/train.ipynb", add)
+
+
+def unread_parameter(root):
+    declare_in_train(root, "unused_knob: int = 3  # nothing reads it")
 
 
 def undeclared_smoke_parameter(root):
@@ -72,10 +77,7 @@ def undeclared_smoke_parameter(root):
 
 
 def wrongly_declared_parameter(root):
-    def add(nb):
-        cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
-        cell["source"] = [*cell["source"][:-1], cell["source"][-1].rstrip("\n") + "\n", "knob: int = 9  # [1, 5] a default outside its own range"]
-    edit_notebook(root / "nbs/experiments/train.ipynb", add)
+    declare_in_train(root, "knob: int = 9  # [1, 5] a default outside its own range")
 
 
 def reads_another_notebooks_parameters(root):

@@ -1,6 +1,5 @@
 "`agileml train`: parameters checked before any kernel starts, runs executed by papermill and recorded in MLflow."
-import json, subprocess, sys
-from pathlib import Path
+import json
 import nbformat
 import pytest
 from mlflow.tracking import MlflowClient
