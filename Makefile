@@ -10,7 +10,7 @@ ifneq ($(wildcard $(DATA_HOME)),)
 export AGILEML_DATA_HOME ?= $(DATA_HOME)
 endif
 
-.PHONY: setup run test audit compare lab ui serve bench constraints clean
+.PHONY: setup run test audit browser compare lab ui serve bench constraints clean
 
 $(INSTALLED): settings.ini setup.py constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,12 @@ run: $(INSTALLED)  ## train on the offline default dataset through papermill and
 audit: $(INSTALLED)  ## technical debt: dead experiment code, orphan modules, notebooks unclean or out of sync, configuration debt, glue; ML Test Score
 	$(BIN)/agileml audit
 
-test: audit  ## every check: the audit (incl. clean/sync), nbdev_test with slow cells, pytest (incl. papermill smoke runs)
+browser:  ## Debian's Chromium and its driver, which the JupyterLab test drives (installed with apt-get when missing)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  { echo "the JupyterLab test needs Debian's chromium and chromium-driver: run 'apt-get install chromium chromium-driver' as root"; exit 1; }
+
+test: audit browser  ## every check: the audit (incl. clean/sync), nbdev_test with slow cells, pytest (incl. papermill smoke runs)
 	$(BIN)/nbdev_test --n_workers 2 --flags slow
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
