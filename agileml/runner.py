@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from .config import (PROJECT_ENV, RUNNER_PARAMS, ConfigError, declarations, experiment_notebook, experiments_dir,
                             project_dir, typed_values)
-from .data import REGISTRY, DataError, dataset_from, sha256_file
+from .data import REGISTRY, dataset_from, sha256_file
 from .models import check_combinations
 
 # %% auto #0
@@ -48,8 +48,7 @@ def _absolute_dataset(params: dict) -> dict:
 def check_data(values: dict):
     "Load a file or folder dataset once, so that data the run could not use is refused before a kernel starts."
     if values.get("dataset") in REGISTRY or "dataset" not in values: return
-    try: dataset_from(values)
-    except DataError as e: raise DataError(f"dataset={values['dataset']}: {e}") from None
+    dataset_from(values)            # its DataError names the file or folder, what was wrong, and what is accepted
 
 def validate(nb: Path, params: dict) -> dict:
     "The typed parameters of a run of `nb` (defaults filled in), or one `UserError` saying what is wrong."
