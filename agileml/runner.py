@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_runner.ipynb #28310bd0
 from __future__ import annotations
-import fcntl, hashlib, os, re, signal, tempfile, threading
+import hashlib, os, re, signal, tempfile, threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -113,29 +113,16 @@ def sigterm_as_interrupt():
     try: yield
     finally: signal.signal(signal.SIGTERM, previous)
 
-@contextmanager
-def _store_lock(uri: str):
-    "Serialise first use of a local SQLite store, whose creation cannot run in several processes at once."
-    if not uri.startswith("sqlite:///"): yield; return
-    lock = Path(uri.removeprefix("sqlite:///")).with_suffix(".lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try: yield
-        finally: fcntl.flock(f, fcntl.LOCK_UN)
 
 # %% ../nbs/06_runner.ipynb #97e493c1
 def start_run(nb: Path, name: str, tags: dict | None = None):
     "A new MLflow run named `name` for executions of `nb`, tagged with its provenance and owner; (client, run id)."
-    from agileml.tracking import MlflowClient, experiment_id, keep_alive, provenance_tags, tracking_uri
-    uri = tracking_uri()
+    from agileml.tracking import client as store_client, experiment_id, keep_alive, provenance_tags
     source = nb.relative_to(project_dir()) if nb.is_relative_to(project_dir()) else nb
     tags = {**provenance_tags(), "agileml.notebook": nb.name, "agileml.notebook_sha256": sha256_file(nb),
             "mlflow.runName": name, "mlflow.source.name": str(source), **(tags or {})}
-    with _store_lock(uri):
-        client = MlflowClient(uri)
-        exp = experiment_id(client)
-    run_id = client.create_run(exp, tags=tags).info.run_id
+    client = store_client()
+    run_id = client.create_run(experiment_id(client), tags=tags).info.run_id
     keep_alive(client, run_id)
     return client, run_id
 

@@ -4,7 +4,8 @@
 
 # %% ../nbs/05_tracking.ipynb #8eb13da1
 from __future__ import annotations
-import datetime, os, platform, socket, subprocess, tempfile, threading, time
+import datetime, fcntl, os, platform, socket, subprocess, tempfile, threading, time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -18,10 +19,10 @@ from .data import Dataset, Split, dataset_from, fingerprint, sha256_file, split_
 
 # %% auto #0
 __all__ = ['EXPERIMENT', 'MODEL_DIR', 'NOTEBOOK_DIR', 'KEY_PACKAGES', 'HEARTBEAT_SECONDS', 'LOST_AFTER_SECONDS', 'TRUSTED_TYPES',
-           'MODEL_FILE', 'SCORES', 'LOST', 'RUN_STATUSES', 'MODEL_NAME', 'CHAMPION', 'tracking_uri', 'experiment_id',
-           'code_version', 'package_versions', 'provenance_tags', 'owner_tags', 'owner_alive', 'keep_alive',
-           'TrainingRun', 'ui_url', 'RunSummary', 'run_summary', 'log_model', 'ModelError', 'read_model', 'load_model',
-           'client', 'get_run', 'mark_lost_runs', 'champion_version', 'list_runs', 'artifact_path',
+           'MODEL_FILE', 'SCORES', 'LOST', 'RUN_STATUSES', 'MODEL_NAME', 'CHAMPION', 'tracking_uri', 'client',
+           'experiment_id', 'code_version', 'package_versions', 'provenance_tags', 'owner_tags', 'owner_alive',
+           'keep_alive', 'TrainingRun', 'ui_url', 'RunSummary', 'run_summary', 'log_model', 'ModelError', 'read_model',
+           'load_model', 'get_run', 'mark_lost_runs', 'champion_version', 'list_runs', 'artifact_path',
            'notebook_artifacts', 'describe_run', 'compare_runs', 'PromotionRefused', 'verify_model_file',
            'integrity_failures', 'comparison_failures', 'promote', 'rollback', 'champion_info', 'analysed_run',
            'recorded_test_rows']
@@ -34,6 +35,29 @@ NOTEBOOK_DIR = "notebook"       # artifact folder of the executed notebook and i
 def tracking_uri() -> str:
     "`MLFLOW_TRACKING_URI`, else the embedded SQLite store in the project folder."
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_dir() / 'mlruns.db'}"
+
+_opened_stores: set[str] = set()
+
+@contextmanager
+def _store_lock(uri: str):
+    "Serialise the first use of a local SQLite store: MLflow creates its tables then, and cannot do it in several processes at once."
+    if not uri.startswith("sqlite:///"): yield; return
+    lock = Path(uri.removeprefix("sqlite:///")).with_suffix(".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try: yield
+        finally: fcntl.flock(f, fcntl.LOCK_UN)
+
+def client(uri: str | None = None) -> MlflowClient:
+    "A client of the tracking store (`tracking_uri()` by default); a new SQLite store is created on first use, one process at a time."
+    uri = uri or tracking_uri()
+    if uri in _opened_stores: return MlflowClient(uri)
+    with _store_lock(uri):          # MlflowClient opens the store as it is made
+        c = MlflowClient(uri)
+        c.search_experiments(max_results=1)
+    _opened_stores.add(uri)
+    return c
 
 # %% ../nbs/05_tracking.ipynb #9a14a343
 def _artifact_location(uri: str) -> str | None:
@@ -118,7 +142,7 @@ def keep_alive(c: MlflowClient, run_id: str):
 class TrainingRun:
     "A handle on one MLflow run of an experiment notebook."
     def __init__(self, run_id: str = "", name: str | None = None):
-        self.client = MlflowClient(tracking_uri())
+        self.client = client()
         self.managed = bool(run_id)
         if not run_id:
             tags = {**provenance_tags(), **({"mlflow.runName": name} if name else {})}
@@ -238,8 +262,6 @@ def load_model(run_id: str):
 
 # %% ../nbs/05_tracking.ipynb #e6ebbd55
 SCORES = ("accuracy", "macro_f1", "mcc")    # the metrics that judge a model; fit_seconds etc. describe the run
-
-def client() -> MlflowClient: return MlflowClient(tracking_uri())
 
 def _all_runs(c: MlflowClient, filter_string: str = "", order_by=None, max_results: int = 50000) -> list:
     "Runs of the agileml experiment (none when the store has no such experiment yet), after marking lost ones KILLED."

@@ -3,7 +3,7 @@ import json, os, socket, subprocess, sys
 from contextlib import contextmanager
 from pathlib import Path
 import pytest
-from mlflow.tracking import MlflowClient
+from agileml.tracking import client as store_client
 
 ROOT = Path(__file__).resolve().parent.parent
 AGILEML = str(Path(sys.executable).parent / "agileml")
@@ -35,7 +35,7 @@ def free_port():
 
 def runs(uri):
     "Every run in the store, newest first."
-    client = MlflowClient(uri)
+    client = store_client(uri)      # as agileml opens a store: never racing a command that creates it
     exps = [e.experiment_id for e in client.search_experiments()]
     return client.search_runs(exps) if exps else []
 
