@@ -12,10 +12,12 @@ endif
 
 .PHONY: setup run test audit browser compare lab ui serve bench constraints clean
 
-$(INSTALLED): settings.ini setup.py constraints.txt
+$(INSTALLED): settings.ini setup.py constraints.txt etc/jupyter/jupyter_server_config.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	$(BIN)/python -m pip check
+	# Jupyter from this venv cleans a notebook as it saves it (nbdev's clean_jupyter; settings.ini: jupyter_hooks = True)
+	mkdir -p $(VENV)/etc/jupyter && cp etc/jupyter/jupyter_server_config.json $(VENV)/etc/jupyter/
 	touch $@
 
 setup: $(INSTALLED)  ## create .venv and install agileml with its dev extras
@@ -35,8 +37,8 @@ test: audit browser  ## every check: the audit (incl. clean/sync), nbdev_test wi
 	$(BIN)/nbdev_test --n_workers 2 --flags slow
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
-lab: $(INSTALLED)  ## JupyterLab on nbs/
-	$(BIN)/jupyter lab --notebook-dir=nbs --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
+lab: $(INSTALLED)  ## JupyterLab on nbs/ (started in nbs/: nbdev's save hook reads notebook paths from where the server runs)
+	cd nbs && ../$(BIN)/jupyter lab --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ui: $(INSTALLED)  ## MLflow's UI on http://127.0.0.1:5000 over the project's store (or MLFLOW_TRACKING_URI)
 	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns.db}" --host 127.0.0.1 --port $${PORT:-5000}

@@ -107,6 +107,10 @@ def _emit(data, as_json: bool, text: str):
     "JSON for machines, else the text for people."
     typer.echo(json.dumps(data, indent=2, default=str) if as_json else text)
 
+def _or_not_recorded(value) -> str:
+    "A value for people: a missing one (None) says so."
+    return "not recorded" if value is None else str(value)
+
 # %% ../nbs/07_cli.ipynb #3f465322
 runs_app = typer.Typer(help="List, show and compare recorded runs.", no_args_is_help=False)
 app.add_typer(runs_app, name="runs")
@@ -138,8 +142,8 @@ def runs_show(run: str = typer.Argument(..., help="run id, or a unique start of 
     "Everything recorded for one run, and where its executed notebook and model are."
     from agileml.tracking import describe_run
     d = describe_run(run)
-    lines = [f"{k}: {d[k]}" for k in ("run_id", "name", "status", "start", "end", "champion", "executed_notebook",
-                                      "notebook_html", "model")]
+    lines = [f"{k}: {_or_not_recorded(d[k])}" for k in ("run_id", "name", "status", "start", "end", "champion", "notebook",
+                                                        "executed_notebook", "notebook_html", "model")]
     for section in ("params", "metrics", "tags"):
         lines += [f"{section}:"] + [f"  {k} = {v}" for k, v in d[section].items()]
     _emit(d, as_json, "\n".join(lines))
@@ -203,7 +207,7 @@ def champion(as_json: bool = typer.Option(False, "--json", help="print as JSON")
     "What is in production, and its lineage: run, notebook, data, commit, metrics."
     from agileml.tracking import champion_info
     d = champion_info()
-    lines = [f"{k}: {d[k]}" for k in d if k not in ("params", "metrics")]
+    lines = [f"{k}: {_or_not_recorded(d[k])}" for k in d if k not in ("params", "metrics")]
     lines += ["metrics:"] + [f"  {k} = {v}" for k, v in d["metrics"].items()]
     _emit(d, as_json, "\n".join(lines))
 

@@ -15,7 +15,7 @@ from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 # %% auto #0
-__all__ = ['TOKEN_PATTERN', 'tokenize', 'tfidf_features', 'stable_hash', 'Word2VecVectorizer', 'make_features']
+__all__ = ['TOKEN_PATTERN', 'tokenize', 'tfidf_features', 'stable_hash', 'TextColumn', 'Word2VecVectorizer', 'make_features']
 
 # %% ../nbs/02_features.ipynb #4879ae04
 TOKEN_PATTERN = r"(?u)\b\w+\b|[£$€!]"
@@ -48,6 +48,20 @@ def _check_docs(X, who: str) -> list[str]:
     bad = next((d for d in docs if not isinstance(d, str)), None)
     if bad is not None: raise ValueError(f"{who} expects raw text documents (str), got {type(bad).__name__}")
     return docs
+
+# %% ../nbs/02_features.ipynb #c74782ab
+class TextColumn(TransformerMixin, BaseEstimator):
+    "Raw texts from a list, a pandas Series, or a one-column DataFrame; the first step of every agileml pipeline."
+    def fit(self, X, y=None): return self
+
+    def transform(self, X) -> list[str]:
+        "The texts of `X` as a list of strings, or a clear error."
+        if hasattr(X, "columns"):
+            if X.shape[1] != 1: raise ValueError(f"the model expects one text column, got {X.shape[1]}: {list(X.columns)}")
+            X = X.iloc[:, 0]
+        return _check_docs(X, "the model")
+
+    def __sklearn_is_fitted__(self): return True
 
 # %% ../nbs/02_features.ipynb #b94a9ccd
 class Word2VecVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):

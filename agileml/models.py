@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted, validate_data
 from .config import Config, ConfigError
-from .features import make_features
+from .features import TextColumn, make_features
 
 # %% auto #0
 __all__ = ['NBSVMClassifier', 'make_classifier', 'check_combinations', 'build_pipeline']
@@ -82,8 +82,8 @@ def check_combinations(params: dict):
 
 # %% ../nbs/03_models.ipynb #7c3886a8
 def build_pipeline(cfg: Config) -> Pipeline:
-    "features -> classifier, as one estimator that takes raw texts."
+    "text -> features -> classifier, as one estimator that takes raw texts (a list, a Series, or a one-column DataFrame)."
     check_combinations(cfg.as_dict())
     names = inspect.signature(make_features).parameters
     features = make_features(cfg.features, **{k: v for k, v in cfg.as_dict().items() if k in names})
-    return Pipeline([("features", features), ("classifier", make_classifier(cfg.model, cfg.C, cfg.seed))])
+    return Pipeline([("text", TextColumn()), ("features", features), ("classifier", make_classifier(cfg.model, cfg.C, cfg.seed))])

@@ -18,13 +18,15 @@ from .config import UserError, declarations, experiment_notebook, project_dir, t
 from .data import Dataset, Split, dataset_from, fingerprint, sha256_file, split_dataset
 
 # %% auto #0
-__all__ = ['EXPERIMENT', 'MODEL_DIR', 'NOTEBOOK_DIR', 'KEY_PACKAGES', 'HEARTBEAT_SECONDS', 'LOST_AFTER_SECONDS', 'TRUSTED_TYPES',
-           'MODEL_FILE', 'SCORES', 'LOST', 'RUN_STATUSES', 'MODEL_NAME', 'CHAMPION', 'tracking_uri', 'client',
-           'experiment_id', 'code_version', 'package_versions', 'provenance_tags', 'owner_tags', 'owner_alive',
-           'keep_alive', 'TrainingRun', 'ui_url', 'RunSummary', 'run_summary', 'log_model', 'ModelError', 'read_model',
-           'load_model', 'get_run', 'mark_lost_runs', 'champion_version', 'list_runs', 'artifact_path',
-           'notebook_artifacts', 'describe_run', 'compare_runs', 'PromotionRefused', 'verify_model_file',
-           'integrity_failures', 'comparison_failures', 'promote', 'rollback', 'champion_info', 'analysed_run',
+__all__ = ['EXPERIMENT', 'MODEL_DIR', 'NOTEBOOK_DIR', 'EXPERIMENT_TAGS', 'KEY_PACKAGES', 'HEARTBEAT_SECONDS',
+           'LOST_AFTER_SECONDS', 'EXECUTED_CELLS', 'TRUSTED_TYPES', 'MODEL_FILE', 'TEXT_COLUMN', 'SCORES', 'LOST',
+           'RUN_STATUSES', 'MODEL_NAME', 'CHAMPION', 'CHAMPION_TAG', 'tracking_uri', 'client', 'experiment_id',
+           'code_version', 'package_versions', 'provenance_tags', 'owner_tags', 'owner_alive', 'keep_alive',
+           'kernel_notebook', 'notebook_tags', 'executed_cells', 'TrainingRun', 'ui_url', 'RunSummary', 'run_summary',
+           'text_frame', 'text_signature', 'log_model', 'ModelError', 'read_model', 'load_model', 'get_run',
+           'mark_lost_runs', 'champion_version', 'list_runs', 'artifact_path', 'notebook_artifacts', 'source_notebook',
+           'describe_run', 'compare_runs', 'PromotionRefused', 'verify_model_file', 'integrity_failures',
+           'comparison_failures', 'move_champion', 'promote', 'rollback', 'champion_info', 'analysed_run',
            'recorded_test_rows']
 
 # %% ../nbs/05_tracking.ipynb #f7cee3fc
@@ -37,6 +39,17 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_dir() / 'mlruns.db'}"
 
 _opened_stores: set[str] = set()
+
+@contextmanager
+def _quiet(*names: str):
+    "Leave out these loggers' INFO lines (MLflow announcing the tables of a new store) while the block runs."
+    import logging
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [l.level for l in loggers]
+    for l in loggers: l.setLevel(logging.WARNING)
+    try: yield
+    finally:
+        for l, level in zip(loggers, levels): l.setLevel(level)
 
 @contextmanager
 def _store_lock(uri: str):
@@ -53,7 +66,7 @@ def client(uri: str | None = None) -> MlflowClient:
     "A client of the tracking store (`tracking_uri()` by default); a new SQLite store is created on first use, one process at a time."
     uri = uri or tracking_uri()
     if uri in _opened_stores: return MlflowClient(uri)
-    with _store_lock(uri):          # MlflowClient opens the store as it is made
+    with _store_lock(uri), _quiet("mlflow.store.db.utils", "alembic"):   # MlflowClient opens the store as it is made
         c = MlflowClient(uri)
         c.search_experiments(max_results=1)
     _opened_stores.add(uri)
@@ -65,11 +78,16 @@ def _artifact_location(uri: str) -> str | None:
     if not uri.startswith("sqlite:///"): return None
     return (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
 
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}   # MLflow's UI opens it on its runs, not on traces
+
 def experiment_id(client: MlflowClient, name: str = EXPERIMENT) -> str:
     "The id of experiment `name`, created on first use (safe when several processes race to create it)."
     exp = client.get_experiment_by_name(name)
-    if exp: return exp.experiment_id
-    try: return client.create_experiment(name, artifact_location=_artifact_location(client.tracking_uri))
+    if exp:
+        for k, v in EXPERIMENT_TAGS.items():
+            if exp.tags.get(k) != v: client.set_experiment_tag(exp.experiment_id, k, v)   # a store made before the tag
+        return exp.experiment_id
+    try: return client.create_experiment(name, artifact_location=_artifact_location(client.tracking_uri), tags=EXPERIMENT_TAGS)
     except MlflowException:
         return client.get_experiment_by_name(name).experiment_id
 
@@ -138,6 +156,31 @@ def keep_alive(c: MlflowClient, run_id: str):
             except Exception: pass          # a busy or unreachable store: try again at the next beat
     threading.Thread(target=beat, name=f"agileml-heartbeat-{run_id[:8]}", daemon=True).start()
 
+# %% ../nbs/05_tracking.ipynb #5a5d80de
+EXECUTED_CELLS = "executed_cells.py"
+
+def kernel_notebook() -> Path | None:
+    "The saved notebook this kernel runs, as Jupyter's server names it, or None (no server, or not saved)."
+    from IPython import get_ipython
+    shell = get_ipython()
+    name = (shell.user_ns.get("__session__") if shell else None) or os.environ.get("JPY_SESSION_NAME")
+    if not name: return None
+    path = Path(name) if Path(name).is_absolute() else Path.cwd() / Path(name).name   # relative: to the server's root
+    return path if path.suffix == ".ipynb" and path.is_file() else None
+
+def notebook_tags(path: Path | None) -> dict[str, str]:
+    "What a run records of the notebook it came from."
+    if path is None: return {"agileml.notebook_saved": "no: this kernel was not started by Jupyter for a saved notebook"}
+    return {"agileml.notebook": path.name, "agileml.notebook_path": str(path), "agileml.notebook_sha256": sha256_file(path),
+            "mlflow.source.name": str(path), "mlflow.source.type": "NOTEBOOK"}
+
+def executed_cells() -> str:
+    "The source of every cell this kernel has run, in order, as a script; '' outside IPython."
+    from IPython import get_ipython
+    shell = get_ipython()
+    if shell is None: return ""
+    return "\n\n".join(f"# In[{i}]:\n{src}" for i, src in enumerate(shell.user_ns.get("In", [])[1:], 1) if src.strip())
+
 # %% ../nbs/05_tracking.ipynb #4ce6f9da
 class TrainingRun:
     "A handle on one MLflow run of an experiment notebook."
@@ -145,21 +188,22 @@ class TrainingRun:
         self.client = client()
         self.managed = bool(run_id)
         if not run_id:
-            tags = {**provenance_tags(), **({"mlflow.runName": name} if name else {})}
+            tags = {**provenance_tags(), **notebook_tags(kernel_notebook()), **({"mlflow.runName": name} if name else {})}
             run_id = self.client.create_run(experiment_id(self.client), tags=tags).info.run_id
             keep_alive(self.client, run_id)
         self.run_id, self._hook = run_id, None
         if not self.managed: self._fail_with_cells()
 
     def _fail_with_cells(self):
-        "In a notebook run without `agileml train`, mark the run FAILED as soon as a cell raises."
+        "In a notebook run without `agileml train`, end the run FAILED, with the cells run so far, as soon as a cell raises."
         from IPython import get_ipython
         shell = get_ipython()
         if shell is None: return
         def after(result):
-            if result.error_in_exec is not None and self.client.get_run(self.run_id).info.status == "RUNNING":
-                self.client.set_terminated(self.run_id, "FAILED")
-                self._unhook()
+            if result.error_in_exec is None or self.client.get_run(self.run_id).info.status != "RUNNING": return
+            error = result.error_in_exec
+            self.client.set_tag(self.run_id, "agileml.error", f"{type(error).__name__}: {error}"[:500])
+            self._end("FAILED")
         self._hook = (shell, after)
         shell.events.register("post_run_cell", after)
 
@@ -201,9 +245,23 @@ class TrainingRun:
     def finish(self) -> RunSummary:
         "End a run this handle started (a run created by `agileml run` is ended by it); what a person wants to see of it."
         if not self.managed:
-            self.client.set_terminated(self.run_id, "FINISHED")
-            self._unhook()
+            self.check_open()
+            self._end("FINISHED")
         return run_summary(self.client, self.run_id)
+
+    def check_open(self):
+        "Refuse to add to a run that has ended: a cell raised after it started, so what follows is not that run."
+        run = self.client.get_run(self.run_id)
+        if run.info.status != "RUNNING":
+            why = run.data.tags.get("agileml.error", "")
+            raise UserError(f"run {self.run_id} has ended {run.info.status}{f' ({why})' if why else ''}: "
+                            "run the notebook again from the top to record a new run")
+
+    def _end(self, status: str):
+        "End a run this handle started: the cells the kernel ran go with it, and its hook goes."
+        self._unhook()
+        if cells := executed_cells(): self.client.log_text(self.run_id, cells, f"{NOTEBOOK_DIR}/{EXECUTED_CELLS}")
+        self.client.set_terminated(self.run_id, status)
 
 # %% ../nbs/05_tracking.ipynb #8c7b63f4
 def ui_url(c: MlflowClient, run) -> str:
@@ -233,15 +291,30 @@ def run_summary(c: MlflowClient, run_id: str) -> RunSummary:
     return RunSummary(run_id, {k: m[k] for k in (*SCORES, "fit_seconds") if k in m}, ui_url(c, r))
 
 # %% ../nbs/05_tracking.ipynb #2c760e8d
-TRUSTED_TYPES = ["agileml.features.Word2VecVectorizer", "agileml.models.NBSVMClassifier"]
+TRUSTED_TYPES = ["agileml.features.TextColumn", "agileml.features.Word2VecVectorizer", "agileml.models.NBSVMClassifier"]
 MODEL_FILE = "model.skops"
+TEXT_COLUMN = "text"
+
+def text_frame(texts) -> "pd.DataFrame":
+    "Texts as the one string column a logged model's signature names."
+    import pandas as pd
+    return pd.DataFrame({TEXT_COLUMN: list(texts)})
+
+def text_signature(pipeline, example):
+    "The model's signature for MLflow: one string column `text` in, the predicted label out."
+    from mlflow.models import infer_signature
+    import pandas as pd
+    return infer_signature(text_frame(example), pd.Series(pipeline.predict(text_frame(example)), name="label"))
+
 
 def log_model(run: TrainingRun, pipeline, example: list[str]) -> str:
     "Save `pipeline` into the run's `model/` artifacts with skops; returns the model file's sha256."
+    run.check_open()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / MODEL_DIR
         mlflow.sklearn.save_model(pipeline, path, serialization_format="skops", skops_trusted_types=TRUSTED_TYPES,
-                                  input_example=list(example), pip_requirements=[f"agileml=={agileml.__version__}"])
+                                  signature=text_signature(pipeline, example), input_example=text_frame(example[:3]),
+                                  pip_requirements=[f"agileml=={agileml.__version__}"])
         digest = sha256_file(path / MODEL_FILE)
         run.client.log_artifacts(run.run_id, str(path), MODEL_DIR)
     run.client.set_tag(run.run_id, "agileml.model_sha256", digest)
@@ -334,10 +407,16 @@ def artifact_path(run, *parts) -> str:
     "Where an artifact of `run` is: a local path for a local store, else its URI."
     return "/".join([run.info.artifact_uri.rstrip("/").removeprefix("file://"), *parts])
 
-def notebook_artifacts(run) -> tuple[str, str]:
-    "Where the executed notebook of `run` and its HTML rendering are."
+def notebook_artifacts(run) -> tuple[str | None, str | None]:
+    "Where the executed notebook of `run` and its HTML rendering are; None for what was not recorded (a run made in Lab)."
     stem = Path(run.data.tags.get("agileml.notebook", "train.ipynb")).stem
-    return artifact_path(run, NOTEBOOK_DIR, f"{stem}.ipynb"), artifact_path(run, NOTEBOOK_DIR, f"{stem}.html")
+    logged = {Path(f.path).name for f in client().list_artifacts(run.info.run_id, NOTEBOOK_DIR)}
+    return tuple(artifact_path(run, NOTEBOOK_DIR, name) if name in logged else None for name in (f"{stem}.ipynb", f"{stem}.html"))
+
+def source_notebook(run) -> str | None:
+    "The saved notebook a run made in Jupyter came from, while it is still where it was."
+    path = run.data.tags.get("agileml.notebook_path")
+    return path if path and Path(path).is_file() else None
 
 def describe_run(run_id: str) -> dict:
     "Everything recorded for one run, with where its notebook and model are."
@@ -348,7 +427,7 @@ def describe_run(run_id: str) -> dict:
                 end=_when(r.info.end_time), params=dict(sorted(r.data.params.items())),
                 metrics=dict(sorted(r.data.metrics.items())),
                 tags={k: v for k, v in sorted(r.data.tags.items()) if not k.startswith("mlflow.log-model")},
-                executed_notebook=notebook, notebook_html=html,
+                executed_notebook=notebook, notebook_html=html, notebook=source_notebook(r),
                 model=artifact_path(r, MODEL_DIR) if "agileml.model_sha256" in r.data.tags else None,
                 champion=bool(champ and champ.run_id == r.info.run_id))
 
@@ -419,6 +498,16 @@ def comparison_failures(run, champ_run, metric: str = "macro_f1", min_gain: floa
     return []
 
 # %% ../nbs/05_tracking.ipynb #f3ada70b
+CHAMPION_TAG = "agileml.champion"       # on the champion's run, so MLflow's run list shows it
+
+def move_champion(c: MlflowClient, version: str):
+    "Point alias `champion` at `version`, and move the champion tag to its run: exactly one run carries it."
+    c.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
+    run_id = c.get_model_version(MODEL_NAME, version).run_id
+    for r in c.search_runs([experiment_id(c)], f"tags.`{CHAMPION_TAG}` = 'true'"):
+        if r.info.run_id != run_id: c.delete_tag(r.info.run_id, CHAMPION_TAG)
+    c.set_tag(run_id, CHAMPION_TAG, "true")
+
 def _register(c: MlflowClient, run, tags: dict) -> str:
     "A new version of the registered model for `run`'s model; its version number."
     try: c.create_registered_model(MODEL_NAME)
@@ -444,7 +533,7 @@ def promote(run_id: str, metric: str = "macro_f1", min_gain: float = 0.0, force:
     previous = str(champ.version) if champ else None
     version = _register(c, run, {"agileml.previous_champion": previous or "",
                                  "agileml.promoted_at": _when(time.time() * 1000), "agileml.promotion": how})
-    c.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
+    move_champion(c, version)
     return dict(run_id=run.info.run_id, version=version, previous=previous, promotion=how)
 
 # %% ../nbs/05_tracking.ipynb #e814f828
@@ -458,7 +547,7 @@ def rollback() -> dict:
     now = _when(time.time() * 1000)
     c.set_model_version_tag(MODEL_NAME, champ.version, "agileml.rolled_back_at", now)
     c.set_model_version_tag(MODEL_NAME, previous, "agileml.restored_at", now)
-    c.set_registered_model_alias(MODEL_NAME, CHAMPION, previous)
+    move_champion(c, previous)
     return dict(version=previous, run_id=c.get_model_version(MODEL_NAME, previous).run_id, replaced=str(champ.version))
 
 # %% ../nbs/05_tracking.ipynb #0c03f6dd

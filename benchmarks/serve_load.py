@@ -99,8 +99,9 @@ def main():
         url = f"http://127.0.0.1:{port}/invocations"
         two = httpx.post(url, json={"dataframe_split": {"columns": ["text"], "data": [[texts[0]], [texts[1]]]}}).json()
         results["mlflow_dataframe_two_rows_gives"] = len(two["predictions"])
-        results["mlflow"] = dict(single=wrk(url, {"inputs": [text]}, a.connections, a.seconds),
-                                 batch=wrk(url, {"inputs": batch}, a.connections, a.seconds))
+        frame = lambda texts: {"dataframe_split": {"columns": ["text"], "data": [[t] for t in texts]}}   # the model's signature
+        results["mlflow"] = dict(single=wrk(url, frame([text]), a.connections, a.seconds),
+                                 batch=wrk(url, frame(batch), a.connections, a.seconds))
     finally: stop(srv)
     out = Path(__file__).parent / "results"; out.mkdir(exist_ok=True)
     (out / "serve_load.json").write_text(json.dumps(results, indent=2))

@@ -1,5 +1,5 @@
 "Shared fixtures: a throwaway MLflow store per test, the agileml command, and the shared datasets."
-import json, os, socket, subprocess, sys
+import json, os, shutil, socket, subprocess, sys
 from contextlib import contextmanager
 from pathlib import Path
 import pytest
@@ -73,3 +73,24 @@ def cli(*args, check=None):
     if check is not None:
         assert r.exit_code == check, f"exit {r.exit_code}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
     return SimpleNamespace(stdout=r.stdout, stderr=r.stderr, returncode=r.exit_code)
+
+
+def in_folder(folder, *args, check=None, timeout=900):
+    "The agileml command (this checkout's .venv) run with `folder` as the current directory."
+    out = subprocess.run([AGILEML, *args], capture_output=True, text=True, timeout=timeout, cwd=folder)
+    if check is not None:
+        assert out.returncode == check, f"exit {out.returncode}\nstdout:\n{out.stdout}\nstderr:\n{out.stderr}"
+    return out
+
+
+@pytest.fixture
+def copy(tmp_path):
+    "A git checkout of this project's files in another folder (no .venv: the original's is used)."
+    dst = tmp_path / "copy"
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for f in tracked:
+        if (ROOT / f).is_file():
+            (dst / f).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(ROOT / f, dst / f)
+    for cmd in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
+        subprocess.run(["git", *cmd], cwd=dst, check=True, capture_output=True)
+    return dst

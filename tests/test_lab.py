@@ -1,8 +1,13 @@
-"JupyterLab as a person uses it: a real Chromium opens the train notebook, runs every cell, and a FINISHED run is recorded."
-import os, secrets, shutil, subprocess, sys, time, urllib.request
+"""JupyterLab as a person uses it: a real Chromium runs the train notebook; a kernel no papermill started records its
+notebook; a Lab save through Jupyter's contents API leaves the project clean."""
+import json, os, platform, secrets, shutil, subprocess, sys, time, urllib.request
 from pathlib import Path
 import pytest
-from conftest import ROOT, free_port, runs
+from mlflow.tracking import MlflowClient
+from conftest import ROOT, agileml, free_port, in_folder, runs
+from agileml.data import sha256_file
+
+JUPYTER = str(Path(sys.executable).parent / "jupyter")
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 ARTIFACTS = ROOT / "test-artifacts"      # git-ignored; CI keeps what is written here
@@ -28,6 +33,18 @@ for (let i = 0; i < cells.length; i++) {
 return errors;"""
 
 
+STDERR_IN_NOTEBOOK = ERRORS_IN_NOTEBOOK.replace(
+    "cell.outputs.get(j).type === 'error'",
+    "cell.outputs.get(j).type === 'stream' && cell.outputs.get(j).toJSON().name === 'stderr'")    # Lab's pink output
+
+ADD_AND_RUN_A_FAILING_CELL = """
+const notebook = window.jupyterapp.shell.currentWidget.content;
+const n = notebook.model.cells.length;
+notebook.model.sharedModel.insertCell(n, {cell_type: 'code', source: 'raise ValueError("a later mistake")'});
+notebook.activeCellIndex = n;
+window.jupyterapp.commands.execute('notebook:run-cell');"""
+
+
 def answers(url):
     try: return urllib.request.urlopen(url, timeout=2).status == 200
     except OSError: return False
@@ -45,7 +62,7 @@ def lab(tmp_path, store):
     server = subprocess.Popen([str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1",
                                f"--port={port}", f"--IdentityProvider.token={token}", f"--notebook-dir={tmp_path}",
                                "--LabApp.expose_app_in_browser=True", "--allow-root"],
-                              env={**os.environ, "AGILEML_PROJECT": str(ROOT)}, stdout=subprocess.DEVNULL,
+                              cwd=tmp_path, env={**os.environ, "AGILEML_PROJECT": str(ROOT)}, stdout=subprocess.DEVNULL,
                               stderr=open(tmp_path / "lab.log", "w"), start_new_session=True)
     try:
         wait_for(lambda: answers(f"http://127.0.0.1:{port}/api/status?token={token}"), 120, "JupyterLab answering")
@@ -67,7 +84,7 @@ def browser():
     finally: driver.quit()
 
 
-def test_run_all_in_jupyterlab_records_a_finished_run_and_shows_its_metrics(lab, browser, store):
+def test_run_all_in_jupyterlab_records_a_finished_run_and_shows_its_metrics(lab, browser, store, tmp_path):
     from selenium.webdriver.common.by import By
     browser.get(lab)
     wait_for(lambda: browser.execute_script("return window.jupyterapp && window.jupyterapp.shell.currentWidget "
@@ -83,6 +100,82 @@ def test_run_all_in_jupyterlab_records_a_finished_run_and_shows_its_metrics(lab,
     browser.save_screenshot(str(ARTIFACTS / "jupyterlab-train-end.png"))             # the end: the run's summary
     (run,) = runs(store)
     assert run.info.status == "FINISHED" and "agileml.model_sha256" in run.data.tags
+    assert run.data.tags["agileml.notebook_path"] == str(tmp_path / "experiments/train.ipynb")     # Lab told the kernel
     page = browser.find_element(By.TAG_NAME, "body").text
     assert browser.execute_script(ERRORS_IN_NOTEBOOK) == 0 and "Traceback" not in page, page[-3000:]
     assert "accuracy" in page and run.info.run_id in page            # the metrics table and the run's id and address
+    assert browser.execute_script(STDERR_IN_NOTEBOOK) == 0                # no pink warning
+    browser.execute_script(ADD_AND_RUN_A_FAILING_CELL)
+    wait_for(lambda: browser.execute_script(ERRORS_IN_NOTEBOOK) == 1, 60, "the new cell's error showing")
+    assert [r.info.status for r in runs(store)] == ["FINISHED"]          # a later mistake does not touch the ended run
+
+
+SHOWN_WARNING_IS_AN_ERROR = """import warnings
+def shown_warning_is_an_error(message, category, *args, **kwargs):
+    raise AssertionError(f"a warning was shown: {category.__name__}: {message}")
+warnings.showwarning = shown_warning_is_an_error"""
+
+
+def run_in_a_jupyter_kernel(notebook: Path, before_last: str = "", last: str = ""):
+    """Execute `notebook` top to bottom in a kernel as Jupyter's server starts one (JPY_SESSION_NAME names the notebook),
+    with every warning that would be shown raised instead, `before_last` as a cell before the last, `last` after it."""
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(SHOWN_WARNING_IS_AN_ERROR))
+    if before_last: nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell(before_last))
+    if last: nb.cells.append(nbformat.v4.new_code_cell(last))
+    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(notebook.parent)}}).execute(
+        env={**os.environ, "JPY_SESSION_NAME": str(notebook), "AGILEML_PROJECT": str(ROOT)})
+    errors = [(i, o.ename) for i, c in enumerate(nb.cells) for o in c.get("outputs", []) if o.output_type == "error"]
+    stderr = [o.text for c in nb.cells for o in c.get("outputs", []) if o.output_type == "stream" and o.name == "stderr"]
+    return nb, errors, stderr
+
+
+def test_a_run_outside_papermill_records_its_notebook_and_stays_finished_after_a_later_error(store, tmp_path):
+    notebook = tmp_path / "train.ipynb"
+    shutil.copy(ROOT / "nbs/experiments/train.ipynb", notebook)
+    nb, errors, stderr = run_in_a_jupyter_kernel(notebook, last='raise ValueError("a later mistake")')
+    assert errors == [(len(nb.cells) - 1, "ValueError")] and stderr == []        # no warning, no error but the last
+    (run,) = runs(store)
+    assert run.info.status == "FINISHED" and "agileml.model_sha256" in run.data.tags
+    tags = run.data.tags
+    assert tags["agileml.notebook_path"] == str(notebook) and tags["agileml.notebook_sha256"] == sha256_file(notebook)
+    cells = MlflowClient(store).download_artifacts(run.info.run_id, "notebook/executed_cells.py", str(tmp_path))
+    assert 'parameters(globals(), "train.ipynb")' in Path(cells).read_text()
+    shown = json.loads(agileml("runs", "show", run.info.run_id, "--json", check=0).stdout)
+    assert shown["notebook"] == str(notebook) and shown["executed_notebook"] is None     # no executed copy: none named
+    assert "executed_notebook: not recorded" in agileml("runs", "show", run.info.run_id, check=0).stdout
+
+
+def test_a_failing_cell_of_a_run_outside_papermill_ends_it_failed_with_the_error(store, tmp_path):
+    notebook = tmp_path / "train.ipynb"
+    shutil.copy(ROOT / "nbs/experiments/train.ipynb", notebook)
+    nb, errors, _ = run_in_a_jupyter_kernel(notebook, before_last='raise RuntimeError("disk full")')
+    assert [e for _, e in errors] == ["RuntimeError", "UserError"]        # the cell after it refuses to log a model
+    (run,) = runs(store)
+    assert run.info.status == "FAILED" and run.data.tags["agileml.error"] == "RuntimeError: disk full"
+    assert "agileml.model_sha256" not in run.data.tags
+
+
+def test_a_lab_save_of_an_unchanged_notebook_keeps_the_audit_clean(copy):
+    "Saved back through Jupyter's contents API as Lab saves it, with the kernel's language_info in its metadata."
+    port, token = free_port(), secrets.token_hex(16)
+    server = subprocess.Popen([JUPYTER, "server", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+                               f"--IdentityProvider.token={token}", "--allow-root"], cwd=copy / "nbs",   # as `make lab`
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(lambda: answers(f"http://127.0.0.1:{port}/api/status?token={token}"), 120, "Jupyter answering")
+        url = f"http://127.0.0.1:{port}/api/contents/experiments/train.ipynb?token={token}"
+        model = json.load(urllib.request.urlopen(url, timeout=30))
+        model["content"]["metadata"]["language_info"] = {
+            "name": "python", "version": platform.python_version(), "mimetype": "text/x-python", "file_extension": ".py",
+            "codemirror_mode": {"name": "ipython", "version": 3}, "pygments_lexer": "ipython3", "nbconvert_exporter": "python"}
+        body = json.dumps({"type": "notebook", "format": "json", "content": model["content"]}).encode()
+        request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "application/json"})
+        assert urllib.request.urlopen(request, timeout=30).status == 200
+    finally:
+        server.terminate(); server.wait(timeout=60)
+    assert subprocess.run(["git", "status", "--porcelain", "nbs"], cwd=copy, capture_output=True, text=True).stdout == ""
+    assert "no findings" in in_folder(copy, "audit", check=0).stdout

@@ -1,7 +1,7 @@
 "Run lifecycle against a real MLflow store: list, show, compare, reproduce, promote through the gate, roll back."
 import json, os, signal, subprocess, time
 from pathlib import Path
-import pytest
+import mlflow, pytest
 from mlflow.tracking import MlflowClient
 from conftest import AGILEML, ROOT, cli, free_port, module_store, require_dataset, runs, train_json
 
@@ -64,6 +64,11 @@ def test_reproduce_gives_identical_scores(in_lab, kind):
     assert new.data.tags["agileml.reproduces"] == in_lab[kind]
 
 
+def champion_tagged():
+    "The runs carrying the champion tag, which MLflow's run list shows."
+    return [r.info.run_id for r in runs(os.environ["MLFLOW_TRACKING_URI"]) if r.data.tags.get("agileml.champion") == "true"]
+
+
 def test_promotion_gate_champion_and_rollback(in_lab):
     assert "no champion yet" in cli("champion", check=2).stderr
     assert "no champion to roll back" in cli("rollback", check=2).stderr
@@ -80,9 +85,12 @@ def test_promotion_gate_champion_and_rollback(in_lab):
     assert champ["run_id"] == in_lab["w2v"] and champ["version"] == "2"
     assert Path(champ["executed_notebook"]).is_file() and len(champ["git_commit"]) == 40
     assert [r["champion"] for r in cli_json("runs") if r["run_id"] == in_lab["w2v"]] == [True]
+    assert champion_tagged() == [in_lab["w2v"]]
     back = cli_json("rollback")
     assert (back["version"], back["replaced"], back["run_id"]) == ("1", "2", in_lab["tfidf"])
-    assert cli_json("champion")["run_id"] == in_lab["tfidf"]
+    assert cli_json("champion")["run_id"] == in_lab["tfidf"] and champion_tagged() == [in_lab["tfidf"]]
+    signature = mlflow.models.get_model_info("models:/agileml@champion").signature
+    assert [(c.name, c.type.name) for c in signature.inputs.inputs] == [("text", "string")]
     assert "nothing to roll back to" in cli("rollback", check=2).stderr
 
 
@@ -150,7 +158,9 @@ def test_make_ui_serves_the_store_on_loopback(lab):
                 body = json.load(urllib.request.urlopen(req, timeout=5))
             except OSError: time.sleep(1)
         assert body is not None, "the UI did not answer within 120 s"
-        assert "agileml" in [e["name"] for e in body["experiments"]]
+        (agileml,) = [e for e in body["experiments"] if e["name"] == "agileml"]
+        kind = {t["key"]: t["value"] for t in agileml.get("tags", [])}.get("mlflow.experimentKind")
+        assert kind == "custom_model_development"       # the UI opens it on its runs, not on GenAI traces
     finally:
         os.killpg(ui.pid, signal.SIGTERM)
         ui.wait(timeout=60)

@@ -3,30 +3,9 @@ import json, os, shutil, signal, subprocess, sys, tarfile, time
 from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import AGILEML, ROOT, require_dataset, runs
+from conftest import AGILEML, ROOT, in_folder, require_dataset, runs
 
 PAPERMILL = str(Path(sys.executable).parent / "papermill")
-
-
-def in_folder(folder, *args, check=None, timeout=900):
-    "The agileml command (this checkout's .venv) run with `folder` as the current directory."
-    out = subprocess.run([AGILEML, *args], capture_output=True, text=True, timeout=timeout, cwd=folder)
-    if check is not None:
-        assert out.returncode == check, f"exit {out.returncode}\nstdout:\n{out.stdout}\nstderr:\n{out.stderr}"
-    return out
-
-
-@pytest.fixture
-def copy(tmp_path):
-    "A git checkout of this project's files in another folder (no .venv: the original's is used)."
-    dst = tmp_path / "copy"
-    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    for f in tracked:
-        if (ROOT / f).is_file():
-            (dst / f).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(ROOT / f, dst / f)
-    for cmd in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
-        subprocess.run(["git", *cmd], cwd=dst, check=True, capture_output=True)
-    return dst
 
 
 def test_the_audit_audits_the_project_you_stand_in(copy):
