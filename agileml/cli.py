@@ -120,7 +120,7 @@ app.add_typer(runs_app, name="runs")
 def runs(ctx: typer.Context,
          dataset: Optional[str] = typer.Option(None, help="only runs on this dataset"),
          status: Optional[str] = typer.Option(None, help="only runs with this status (FINISHED, FAILED, KILLED, RUNNING)"),
-         sort: Optional[str] = typer.Option(None, help="best first by this metric (accuracy, macro_f1, mcc)"),
+         sort: Optional[str] = typer.Option(None, help="best first by this metric (accuracy, macro_f1, mcc, micro_f1, samples_f1)"),
          limit: int = typer.Option(20, help="at most this many runs"),
          as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     "A table of runs, newest first (or best first with --sort); * marks the champion."
@@ -128,7 +128,7 @@ def runs(ctx: typer.Context,
     from agileml.tracking import list_runs
     rows = list_runs(dataset, status, sort, limit)
     shown = [{**r, "run": r["run_id"][:8], "champion": "*" if r["champion"] else ""} for r in rows]
-    cols = ["run", "start", "status", "dataset", "features", "model", "accuracy", "macro_f1", "mcc", "champion"]
+    cols = ["run", "start", "status", "dataset", "features", "model", "accuracy", "macro_f1", "mcc", "micro_f1", "champion"]
     if not rows:
         typer.echo("no runs match" if dataset or status else "no runs recorded yet in this tracking store", err=True)
         raise typer.Exit(1)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #b93d276e
 from __future__ import annotations
-import gzip, hashlib, importlib.resources, io, json, os, shutil, tarfile, tempfile, urllib.request, zipfile
+import gzip, hashlib, html, importlib.resources, io, json, os, re, shutil, tarfile, tempfile, urllib.request, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -13,9 +13,10 @@ from sklearn.model_selection import train_test_split
 from .config import UserError
 
 # %% auto #0
-__all__ = ['FILE_FORMATS', 'PACKAGE_DATA', 'REGISTRY', 'DATASET_PARAMS', 'DataError', 'fingerprint', 'Dataset', 'load_file',
-           'read_texts', 'load_folder', 'Source', 'RegistryEntry', 'data_home', 'sha256_file', 'fetch', 'load_registry',
-           'load_dataset', 'dataset_from', 'Split', 'split_dataset']
+__all__ = ['TASKS', 'FILE_FORMATS', 'PACKAGE_DATA', 'REUTERS_STORY', 'REGISTRY', 'DATASET_PARAMS', 'DataError', 'fingerprint',
+           'Dataset', 'labels_for_task', 'load_file', 'read_texts', 'load_folder', 'Source', 'RegistryEntry',
+           'data_home', 'sha256_file', 'fetch', 'load_registry', 'load_dataset', 'dataset_from', 'Split',
+           'split_dataset']
 
 # %% ../nbs/01_data.ipynb #be623a59
 class DataError(UserError):
@@ -46,13 +47,22 @@ class Dataset:
     def __len__(self): return len(self.texts)
 
     @property
-    def classes(self) -> list[str]: return sorted(set(self.labels))
+    def multilabel(self) -> bool:
+        "Whether each row carries a tuple of tags (zero or more) rather than one label."
+        return isinstance(self.labels[0], tuple)
+
+    @property
+    def classes(self) -> list[str]: return sorted(set(_flat(self.labels)))
 
     def summary(self) -> dict:
-        "Size, classes and fingerprint, for logs and reports."
-        counts = pd.Series(self.labels).value_counts().sort_index()
-        return dict(name=self.name, rows=len(self), classes=counts.to_dict(), split=bool(self.split),
-                    fingerprint=self.fingerprint, source=self.source)
+        "Size, task, classes (rows per class or tag) and fingerprint, for logs and reports."
+        counts = pd.Series(list(_flat(self.labels))).value_counts().sort_index()
+        return dict(name=self.name, rows=len(self), task="multi" if self.multilabel else "single",
+                    classes=counts.to_dict(), split=bool(self.split), fingerprint=self.fingerprint, source=self.source)
+
+def _flat(labels):
+    "Every label of every row: the tags of multi-label rows one by one."
+    for l in labels: yield from (l if isinstance(l, tuple) else (l,))
 
 # %% ../nbs/01_data.ipynb #de0da068
 def _validate(ds: Dataset):
@@ -64,15 +74,34 @@ def _validate(ds: Dataset):
     if empty:
         raise DataError(f"{where}: {len(empty)} row(s) have an empty text (rows {_rows(empty)}): "
                         "every row needs a non-blank text; remove those rows")
-    unlabelled = [i for i, l in enumerate(ds.labels) if not isinstance(l, str) or not l.strip()]
+    multi = isinstance(ds.labels[0], tuple)
+    unlabelled = [i for i, l in enumerate(ds.labels) if (not all(isinstance(t, str) and t.strip() for t in l) if multi
+                                                          else not isinstance(l, str) or not l.strip())]
     if unlabelled:
-        raise DataError(f"{where}: {len(unlabelled)} row(s) have no label (rows {_rows(unlabelled)})")
-    if len(set(ds.labels)) < 2:
-        raise DataError(f"{where}: every row has the label {ds.labels[0]!r}; a classifier needs at least two classes")
+        raise DataError(f"{where}: {len(unlabelled)} row(s) have " + ("an empty tag" if multi else "no label")
+                        + f" (rows {_rows(unlabelled)})")
+    if len(set(_flat(ds.labels))) < 2:
+        raise DataError(f"{where}: every row has the label {next(_flat(ds.labels), None)!r}; "
+                        "a classifier needs at least two classes")
 
 def _rows(idx: list[int], n=5) -> str:
     "1-based row numbers, the first few."
     return ", ".join(str(i + 1) for i in idx[:n]) + (", ..." if len(idx) > n else "")
+
+# %% ../nbs/01_data.ipynb #e108ae36
+TASKS = ("auto", "single", "multi")
+
+def labels_for_task(raw: list, task: str = "auto", where: str = "") -> list:
+    "One label per row (single-label) or a sorted tuple of tags per row (multi-label), from labels or lists of labels."
+    if task not in TASKS: raise DataError(f"task={task!r}: use one of {', '.join(TASKS)}")
+    rows = [tuple(dict.fromkeys(r)) if isinstance(r, (list, tuple)) else (r,) for r in raw]   # repeated tags count once
+    if task == "auto": task = "multi" if any(len(r) != 1 for r in rows) else "single"
+    if task == "multi": return [tuple(sorted(r)) for r in rows]
+    several = [i for i, r in enumerate(rows) if len(r) != 1]
+    if several:
+        raise DataError(f"{where}: task=single, but {len(several)} row(s) have no label or several (rows {_rows(several)}); "
+                        "use task=multi (or auto) to suggest tags")
+    return [r[0] for r in rows]
 
 # %% ../nbs/01_data.ipynb #9f483c16
 FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "fasttext",
@@ -93,15 +122,18 @@ def _read_text(path: Path) -> str:
     return text
 
 # %% ../nbs/01_data.ipynb #37d43d08
-def _read_fasttext(text: str, path) -> tuple[list[str], list[str]]:
-    "Texts and labels from fastText lines `__label__x words`."
+def _read_fasttext(text: str, path) -> tuple[list[str], list]:
+    "Texts and labels from fastText lines `__label__x words`; a line with several `__label__` prefixes has a list of them."
     texts, labels = [], []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip(): continue
-        label, _, words = line.strip().partition(" ")
-        if not label.startswith("__label__") or label == "__label__":
+        rest, tags = line.strip(), []
+        while rest.startswith("__label__"):
+            tag, _, rest = rest.partition(" ")
+            tags.append(tag[len("__label__"):]); rest = rest.lstrip()
+        if not tags or "" in tags:
             raise DataError(f"{path} line {n} does not start with '__label__<class> ': {line[:60]!r}")
-        texts.append(words.strip()); labels.append(label[len("__label__"):])
+        texts.append(rest.strip()); labels.append(tags[0] if len(tags) == 1 else tags)
     return texts, labels
 
 def _read_frame(text: str, fmt: str, path, header: bool = True) -> pd.DataFrame:
@@ -137,8 +169,9 @@ def _column_names(spec: str) -> list[str]:
     "`'title,body'` as `['title', 'body']`: the columns joined into the text."
     return [c.strip() for c in str(spec).split(",") if c.strip()]
 
-def _read_table(text: str, fmt: str, path, text_column: str, label_column: str, header: bool = True) -> tuple[list[str], list[str]]:
-    "Texts (the named columns joined by a line break) and labels from a CSV, TSV or JSONL file."
+def _read_table(text: str, fmt: str, path, text_column: str, label_column: str, header: bool = True,
+                label_separator: str = "") -> tuple[list[str], list]:
+    "Texts (the named columns joined by a line break) and labels from a CSV, TSV or JSONL file; lists of tags where a row has them."
     df = _read_frame(text, fmt, path, header)
     wanted = _column_names(text_column) + [str(label_column)]
     missing = [c for c in wanted if c not in df.columns]
@@ -146,11 +179,16 @@ def _read_table(text: str, fmt: str, path, text_column: str, label_column: str, 
     to_str = lambda s: ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in s]
     parts = [to_str(df[c]) for c in _column_names(text_column)]
     texts = ["\n".join(p for p in row if p.strip()) for row in zip(*parts)]
-    return texts, to_str(df[str(label_column)])
+    raw = df[str(label_column)].tolist()
+    def tags(v, s):
+        "A JSONL list of tags, a cell of tags joined by `label_separator`, else one label."
+        if isinstance(v, list): return [str(t) for t in v]
+        return [t.strip() for t in s.split(label_separator) if t.strip()] if label_separator else s
+    return texts, [tags(v, s) for v, s in zip(raw, to_str(v if not isinstance(v, list) else "" for v in raw))]
 
 # %% ../nbs/01_data.ipynb #419d8983
 def load_file(path, text_column: str = "text", label_column: str = "label", fmt: str | None = None,
-              header: bool = True) -> Dataset:
+              header: bool = True, label_separator: str = "", task: str = "auto") -> Dataset:
     "A `Dataset` from a CSV, TSV, JSONL or fastText file; `fmt` defaults to the file's suffix."
     path = Path(path)
     fmt = fmt or FILE_FORMATS.get(path.suffix.lower())
@@ -159,8 +197,8 @@ def load_file(path, text_column: str = "text", label_column: str = "label", fmt:
                         + ", or a folder with one subfolder of text files per class")
     text = _read_text(path)
     if fmt == "fasttext": texts, labels = _read_fasttext(text, path)
-    else: texts, labels = _read_table(text, fmt, path, text_column, label_column, header)
-    return Dataset(str(path), texts, labels, source=str(path))
+    else: texts, labels = _read_table(text, fmt, path, text_column, label_column, header, label_separator)
+    return Dataset(str(path), texts, labels_for_task(labels, task, str(path)), source=str(path))
 
 # %% ../nbs/01_data.ipynb #3bd5fa13
 def read_texts(path, text_column: str = "text") -> pd.DataFrame:
@@ -209,7 +247,7 @@ def load_folder(path) -> Dataset:
 class Source:
     "One published file of a registry dataset."
     path: str                 # relative to AGILEML_DATA_HOME
-    sha256: str               # of the file at `path`
+    sha256: str               # of the file at `path`; empty when its reader checks the archive's members instead
     url: str = ""             # where to download it from, if it can be downloaded
     member: str = ""          # the file inside a downloaded zip archive, when `url` is one
 
@@ -278,7 +316,7 @@ def fetch(entry: RegistryEntry, home: Path | None = None) -> Path:
     home = home or data_home()
     for path, src in ((_local(s, home), s) for s in entry.sources):
         if path.is_file():
-            if (actual := _content_sha256(path, src)) != src.sha256:
+            if src.sha256 and (actual := _content_sha256(path, src)) != src.sha256:
                 raise DataError(f"{path} has sha256 {actual}, not the published {src.sha256}: "
                                 "the file is damaged or not the published one; delete it to download it again")
             return path
@@ -323,6 +361,37 @@ def _read_imdb(path: Path) -> dict:
     rows["texts"] = [t.decode("utf-8") for t in rows["texts"]]
     return rows
 
+REUTERS_STORY = re.compile(r'<REUTERS TOPICS="(\w+)" LEWISSPLIT="(\w+)".*?>(.*?)</REUTERS>', re.S)
+
+def _member_sha256(listing: str) -> dict[str, str]:
+    "The published sha256 of each member of an archive, from a `sha256sum` listing shipped in the package."
+    return {name: digest for digest, name in (l.split() for l in (PACKAGE_DATA / listing).read_text().splitlines() if l.strip())}
+
+def _reuters_text(story: str) -> str:
+    "Title and body of one story, SGML character references resolved."
+    pick = lambda tag: m.group(1) if (m := re.search(rf"<{tag}(?: [^>]*)?>(.*?)</{tag}>", story, re.S)) else ""
+    text = "\n".join(p for p in (pick("TITLE"), pick("BODY")) if p.strip()) or re.sub(r"<[^>]+>", " ", pick("TEXT"))
+    return html.unescape(text).replace("\x03", "").strip()
+
+def _read_reuters(path: Path) -> dict:
+    """Reuters-21578, ModApte: stories with TOPICS="YES" and LEWISSPLIT TRAIN or TEST, keeping the topics that occur in
+    both parts (90) and the stories that have one of them. Each `reut2-*.sgm` member is checked by its own sha256."""
+    published, stories = _member_sha256("reuters21578.members.sha256"), []
+    with tarfile.open(path) as tar:
+        for m in tar.getmembers():
+            if (name := Path(m.name).name) not in published: continue
+            raw = tar.extractfile(m).read()
+            if hashlib.sha256(raw).hexdigest() != published.pop(name):
+                raise DataError(f"{path}: member {name} is not the published file (sha256 differs)")
+            stories += REUTERS_STORY.findall(raw.decode("latin-1"))
+    if published: raise DataError(f"{path} lacks the members {', '.join(sorted(published))}")
+    modapte = [(s.lower(), re.findall(r"<D>(.*?)</D>", re.search(r"<TOPICS>(.*?)</TOPICS>", body, re.S).group(1)), body)
+               for yes, s, body in stories if yes == "YES" and s in ("TRAIN", "TEST")]
+    kept = set.intersection(*({t for s, ts, _ in modapte if s == part for t in ts} for part in ("train", "test")))
+    rows = [(s, sorted(set(ts) & kept), body) for s, ts, body in modapte if set(ts) & kept]
+    return dict(texts=[_reuters_text(b) for _, _, b in rows], labels=[tuple(ts) for _, ts, _ in rows],
+                split=[s for s, _, _ in rows])
+
 def _read_pang_lee(path: Path) -> dict:
     "Pang & Lee sentences as gensim ships them: fastText lines in Windows-1252."
     texts, labels = _read_fasttext(path.read_bytes().decode("cp1252"), path)
@@ -349,6 +418,9 @@ REGISTRY = {e.name: e for e in [
                            Source("imdb/aclImdb_v1.tar.gz", "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
                                   "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz")),
                   "_read_imdb", "Large Movie Review Dataset: 50,000 reviews, pos/neg, train 25,000 / test 25,000"),
+    RegistryEntry("reuters21578", (Source("reuters21578/reuters21578.tar.gz", ""),),    # checked member by member
+                  "_read_reuters", "Reuters-21578 ModApte: newswire stories with 0-many of 90 topics (multi-label), "
+                  "train 7,770 / test 3,019"),
 ]}
 
 # %% ../nbs/01_data.ipynb #eecf01f6
@@ -361,14 +433,16 @@ def load_registry(name: str, home: Path | None = None) -> Dataset:
     return Dataset(name, source=str(path), **globals()[entry.reader](path))
 
 # %% ../nbs/01_data.ipynb #b6573cd3
-DATASET_PARAMS = ("dataset", "text_column", "label_column", "header")   # the run parameters `load_dataset` reads
+DATASET_PARAMS = ("dataset", "text_column", "label_column", "header", "label_separator", "task")   # what `load_dataset` reads
 
-def load_dataset(dataset: str, text_column: str = "text", label_column: str = "label", header: bool = True) -> Dataset:
-    "A registry dataset by name, a folder of class subfolders, or a labelled file by path."
-    if dataset in REGISTRY: return load_registry(dataset)
-    if Path(dataset).is_dir(): return load_folder(dataset)
+def load_dataset(dataset: str, text_column: str = "text", label_column: str = "label", header: bool = True,
+                 label_separator: str = "", task: str = "auto") -> Dataset:
+    "A registry dataset by name, a folder of class subfolders, or a labelled file by path; single- or multi-label by `task`."
+    if dataset in REGISTRY or Path(dataset).is_dir():
+        ds = load_registry(dataset) if dataset in REGISTRY else load_folder(dataset)
+        return ds if task == "auto" else Dataset(ds.name, ds.texts, labels_for_task(ds.labels, task, ds.name), ds.split, ds.source)
     if Path(dataset).suffix.lower() in FILE_FORMATS or Path(dataset).exists():
-        return load_file(dataset, text_column, label_column, header=header)
+        return load_file(dataset, text_column, label_column, header=header, label_separator=label_separator, task=task)
     raise DataError(f"dataset={dataset!r} is neither a registry dataset ({', '.join(REGISTRY)}), nor a folder of class "
                     f"subfolders, nor a file of a known type ({', '.join(FILE_FORMATS)})")
 
@@ -387,11 +461,12 @@ class Split:
     published: bool    # True when the dataset's own train/test split was used
 
 def split_dataset(ds: Dataset, test_size: float = 0.2, seed: int = 42) -> Split:
-    "The published train/test split, else a stratified one of `test_size`, fixed by `seed`."
+    "The published train/test split, else one of `test_size` fixed by `seed`: stratified by class, or random for tags."
     if ds.split:
         tr = [i for i, s in enumerate(ds.split) if s == "train"]; te = [i for i, s in enumerate(ds.split) if s == "test"]
     else:
-        try: tr, te = train_test_split(np.arange(len(ds)), test_size=test_size, random_state=seed, stratify=ds.labels)
+        try: tr, te = train_test_split(np.arange(len(ds)), test_size=test_size, random_state=seed,
+                                       stratify=None if ds.multilabel else ds.labels)
         except ValueError as e:
             raise DataError(f"{ds.name}: cannot make a stratified split with test_size={test_size} ({e}). "
                             "Each class needs at least two rows, and the test part one row per class") from None

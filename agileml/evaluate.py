@@ -4,15 +4,23 @@
 
 # %% ../nbs/04_evaluate.ipynb #0e78f502
 from __future__ import annotations
+from dataclasses import dataclass
 import matplotlib
 import matplotlib.pyplot as plt
 import pandas as pd
-from sklearn.metrics import (ConfusionMatrixDisplay, accuracy_score, classification_report, f1_score,
-                             matthews_corrcoef)
+import numpy as np
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.metrics import (ConfusionMatrixDisplay, accuracy_score, classification_report, f1_score, hamming_loss,
+                             matthews_corrcoef, precision_recall_fscore_support)
+from sklearn.preprocessing import MultiLabelBinarizer
+from .features import TOKEN_PATTERN
 
 # %% auto #0
-__all__ = ['LENGTH_BUCKETS', 'metrics', 'per_class_report', 'confusion_figure', 'misclassified', 'confused_pairs',
-           'slice_metrics']
+__all__ = ['KEYWORDS_PER_CLASS', 'LENGTH_BUCKETS', 'metrics', 'per_class_report', 'confusion_figure', 'tag_matrix',
+           'tag_set_metrics', 'precision_at', 'coverage_curve', 'coverage_at_precision', 'top1_calibration_error',
+           'tag_metrics', 'per_tag_report', 'tag_figure', 'indicative_words', 'single_label_baselines',
+           'multi_label_baselines', 'baseline_metrics', 'Evaluation', 'evaluate_model', 'misclassified',
+           'confused_pairs', 'slice_metrics']
 
 # %% ../nbs/04_evaluate.ipynb #dd6b005a
 def metrics(y_true, y_pred) -> dict[str, float]:
@@ -36,6 +44,153 @@ def confusion_figure(y_true, y_pred, title: str = "") -> plt.Figure:
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/04_evaluate.ipynb #cae72ca2
+def tag_matrix(labels, classes) -> np.ndarray:
+    "Rows of tags as a 0/1 matrix over `classes` (tags outside them are left out)."
+    known = set(classes)
+    return MultiLabelBinarizer(classes=list(classes)).fit_transform([[t for t in row if t in known] for row in labels])
+
+def tag_set_metrics(y_true, y_pred, classes) -> dict[str, float]:
+    "Scores of suggested tag sets against the true ones."
+    T, P = tag_matrix(y_true, classes), tag_matrix(y_pred, classes)
+    f1 = lambda avg: float(f1_score(T, P, average=avg, zero_division=0))
+    return dict(accuracy=float(accuracy_score(T, P)), micro_f1=f1("micro"), macro_f1=f1("macro"), samples_f1=f1("samples"),
+                hamming_loss=float(hamming_loss(T, P)))
+
+def precision_at(T: np.ndarray, probs: np.ndarray, k: int) -> float:
+    "Of the `k` most probable tags, the share that are right, averaged over texts with at least one true tag."
+    has = T.sum(1) > 0
+    top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    return float(np.take_along_axis(T, top, 1)[has].sum(1).mean() / k)
+
+def coverage_curve(T: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
+    "Accepting the top suggestion of the most confident texts first: the share accepted and their precision, per cut."
+    conf, right = probs.max(1), T[np.arange(len(T)), probs.argmax(1)].astype(bool)
+    order = np.argsort(-conf, kind="stable")
+    n = np.arange(1, len(T) + 1)
+    return pd.DataFrame(dict(threshold=conf[order], coverage=n / len(T), precision=np.cumsum(right[order]) / n))
+
+def coverage_at_precision(T: np.ndarray, probs: np.ndarray, precision: float = 0.95) -> float:
+    "The largest share of texts whose top suggestion can be accepted while at least `precision` of those accepted are right."
+    curve = coverage_curve(T, probs)
+    ok = curve[curve.precision >= precision]
+    return float(ok.coverage.max()) if len(ok) else 0.0
+
+def top1_calibration_error(T: np.ndarray, probs: np.ndarray, bins: int = 10) -> float:
+    "Expected calibration error of the top suggestion: |mean probability - share right| per probability bin, weighted."
+    conf, right = probs.max(1), T[np.arange(len(T)), probs.argmax(1)]
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    return float(sum(abs(conf[which == b].mean() - right[which == b].mean()) * (which == b).mean()
+                     for b in range(bins) if (which == b).any()))
+
+def tag_metrics(y_true, y_pred, probs: np.ndarray, classes, precision: float = 0.95) -> dict[str, float]:
+    "Every multi-label score of a run: the set scores, precision@1 and @3, top-1 calibration error, coverage at `precision`."
+    T = tag_matrix(y_true, classes)
+    return {**tag_set_metrics(y_true, y_pred, classes), "precision_at_1": precision_at(T, probs, 1),
+            "precision_at_3": precision_at(T, probs, 3), "ece_top1": top1_calibration_error(T, probs),
+            "coverage_at_precision": coverage_at_precision(T, probs, precision)}
+
+def per_tag_report(y_true, y_pred, classes) -> pd.DataFrame:
+    "Precision, recall, F1 and support (test texts carrying it) of each tag, most frequent first."
+    p, r, f, s = precision_recall_fscore_support(tag_matrix(y_true, classes), tag_matrix(y_pred, classes), zero_division=0)
+    return pd.DataFrame(dict(precision=p, recall=r, f1=f, support=s), index=pd.Index(classes, name="tag")).sort_values(
+        "support", ascending=False)
+
+# %% ../nbs/04_evaluate.ipynb #39065048
+def tag_figure(report: pd.DataFrame, curve: pd.DataFrame, precision: float = 0.95, title: str = "") -> plt.Figure:
+    "Per-tag F1 against support, and precision against coverage when top suggestions are accepted, side by side."
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.scatter(report.support, report.f1, s=12)
+    left.set(xscale="log", xlabel="test texts with the tag (support)", ylabel="F1", title="F1 per tag")
+    right.plot(curve.coverage, curve.precision)
+    right.axhline(precision, color="grey", linestyle="--")
+    right.set(xlabel="share of texts whose top suggestion is accepted", ylabel="precision of those accepted",
+              title=f"coverage at precision {precision}", ylim=(0, 1.02))
+    fig.suptitle(title); fig.tight_layout()
+    return fig
+
+# %% ../nbs/04_evaluate.ipynb #c62c1805
+KEYWORDS_PER_CLASS = (1, 2, 3, 5, 10, 20)   # the numbers of indicative words a keyword rule may use
+
+def indicative_words(X, member: np.ndarray, top: int = 20) -> list[int]:
+    "Columns of `X` (word presence) most indicative of the rows in `member`, by smoothed log-odds, best first."
+    n_in, n_out = member.sum(), (~member).sum()
+    p = (np.asarray(X[member].sum(0)).ravel() + 1) / (n_in + 2)
+    q = (np.asarray(X[~member].sum(0)).ravel() + 1) / (n_out + 2)
+    odds = np.log(p / (1 - p)) - np.log(q / (1 - q))
+    return [j for j in np.argsort(-odds, kind="stable")[:top] if odds[j] > 0]
+
+def _presence(texts, vocabulary=None):
+    "Word presence of each text, with the shared tokenizer; the vectorizer and the 0/1 matrix."
+    v = CountVectorizer(token_pattern=TOKEN_PATTERN, binary=True, vocabulary=vocabulary)
+    return v, v.fit_transform(texts).tocsc()
+
+def single_label_baselines(X_train, y_train, X_test) -> dict[str, list]:
+    "Predictions of the majority class and of the keyword rule on the test texts."
+    y = np.array(y_train)
+    classes, counts = np.unique(y, return_counts=True)
+    majority = classes[counts.argmax()]
+    vec, Xw = _presence(X_train)
+    words = {c: indicative_words(Xw, y == c, 10) for c in classes}
+    _, Xt = _presence(X_test, vec.vocabulary_)
+    hits = np.column_stack([np.asarray(Xt[:, words[c]].sum(1)).ravel() if words[c] else np.zeros(len(X_test))
+                            for c in classes])
+    rule = [classes[h.argmax()] if h.max() > 0 else majority for h in hits]
+    return {"majority class": [majority] * len(X_test), "keyword rule": rule}
+
+def multi_label_baselines(X_train, y_train, X_test, classes) -> dict[str, list]:
+    "Predictions of the most frequent tags and of per-tag keyword rules on the test texts."
+    T = tag_matrix(y_train, classes).astype(bool)
+    m = max(1, round(T.sum(1).mean()))
+    frequent = tuple(np.array(classes)[np.argsort(-T.sum(0), kind="stable")[:m]])
+    vec, Xw = _presence(X_train)
+    _, Xt = _presence(X_test, vec.vocabulary_)
+    suggested = np.zeros((len(X_test), len(classes)), dtype=bool)
+    for j in range(len(classes)):
+        words = indicative_words(Xw, T[:, j], max(KEYWORDS_PER_CLASS))
+        if not words: continue
+        k = max(KEYWORDS_PER_CLASS, key=lambda k: f1_score(T[:, j], np.asarray(Xw[:, words[:k]].sum(1)).ravel() > 0,
+                                                               zero_division=0))
+        suggested[:, j] = np.asarray(Xt[:, words[:k]].sum(1)).ravel() > 0
+    rules = [tuple(np.array(classes)[row]) for row in suggested]
+    return {"most frequent tags": [frequent] * len(X_test), "keyword rules": rules}
+
+def baseline_metrics(split, run_metrics: dict, classes=None) -> tuple[dict, dict]:
+    "The best baseline's score and the run's lift over it for each score of `run_metrics`; and every baseline's scores."
+    multi = classes is not None
+    preds = (multi_label_baselines(split.X_train, split.y_train, split.X_test, classes) if multi
+             else single_label_baselines(split.X_train, split.y_train, split.X_test))
+    scores = {name: tag_set_metrics(split.y_test, p, classes) if multi else metrics(split.y_test, p) for name, p in preds.items()}
+    keys = [k for k in run_metrics if all(k in s for s in scores.values()) and k != "hamming_loss"]
+    best = {k: max(s[k] for s in scores.values()) for k in keys}
+    return {**{f"baseline_{k}": v for k, v in best.items()}, **{f"lift_{k}": run_metrics[k] - v for k, v in best.items()}}, scores
+
+# %% ../nbs/04_evaluate.ipynb #f8ffa10c
+@dataclass
+class Evaluation:
+    "What a run reports about its model on the test rows."
+    scores: dict              # the model's scores, the best baseline's (`baseline_*`) and the margin over it (`lift_*`)
+    baselines: pd.DataFrame   # the model's scores beside each baseline's
+    report: dict              # per class (scikit-learn's classification report) or per tag: precision, recall, F1, support
+    figure: plt.Figure        # the confusion matrix, or per-tag F1 and the precision/coverage curve
+    kind: str                 # "class" or "tag"
+
+def evaluate_model(pipeline, split, precision: float = 0.95, title: str = "") -> Evaluation:
+    "Score a fitted pipeline on the split's test rows, single- or multi-label as its training labels are, with its baselines."
+    y_pred = pipeline.predict(split.X_test)
+    if isinstance(split.y_train[0], tuple):
+        classes, probs = list(pipeline.classes_), pipeline.predict_proba(split.X_test)
+        scores = tag_metrics(split.y_test, y_pred, probs, classes, precision)
+        tags = per_tag_report(split.y_test, y_pred, classes)
+        figure = tag_figure(tags, coverage_curve(tag_matrix(split.y_test, classes), probs), precision, title)
+        report, kind = tags.to_dict(orient="index"), "tag"
+    else:
+        classes, scores = None, metrics(split.y_test, y_pred)
+        report, figure, kind = per_class_report(split.y_test, y_pred), confusion_figure(split.y_test, y_pred, title), "class"
+    lifts, baselines = baseline_metrics(split, scores, classes)
+    table = pd.DataFrame({"model": scores, **baselines}).loc[list(next(iter(baselines.values())))]
+    return Evaluation({**scores, **lifts}, table, report, figure, kind)
 
 # %% ../nbs/04_evaluate.ipynb #d9651660
 LENGTH_BUCKETS = (0, 10, 25, 50, 100, 250, 10**9)   # words

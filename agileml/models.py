@@ -7,17 +7,19 @@ from __future__ import annotations
 import inspect
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.naive_bayes import MultinomialNB
+from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted, validate_data
 from .config import Config, ConfigError
 from .features import TextColumn, make_features
 
 # %% auto #0
-__all__ = ['NBSVMClassifier', 'make_classifier', 'check_combinations', 'build_pipeline']
+__all__ = ['NBSVMClassifier', 'make_classifier', 'TagClassifier', 'check_combinations', 'build_pipeline']
 
 # %% ../nbs/03_models.ipynb #d28bebe6
 class NBSVMClassifier(ClassifierMixin, BaseEstimator):
@@ -64,13 +66,96 @@ def make_classifier(model: str = "logreg", C: float = 1.0, seed: int = 0):
     "The classifier named by `model`: 'logreg', 'linear_svc', 'sgd', 'nb' or 'nbsvm'."
     makers = {
         "logreg": lambda: LogisticRegression(C=C, max_iter=2000, random_state=seed),
-        "linear_svc": lambda: LinearSVC(C=C, random_state=seed),
+        "linear_svc": lambda: LinearSVC(C=C, random_state=seed, max_iter=5000),
         "sgd": lambda: SGDClassifier(loss="modified_huber", alpha=1e-4 / C, max_iter=50, tol=None, random_state=seed),
         "nb": lambda: MultinomialNB(alpha=1.0 / C),
         "nbsvm": lambda: NBSVMClassifier(C=C),
     }
     if model not in makers: raise ValueError(f"model={model!r}: use one of {', '.join(makers)}")
     return makers[model]()
+
+# %% ../nbs/03_models.ipynb #d390d4c4
+def _linear(clf) -> tuple[np.ndarray, float]:
+    "Weights and bias of a fitted binary linear classifier, whose decision score is `X @ w + b`."
+    if isinstance(clf, MultinomialNB):
+        return clf.feature_log_prob_[1] - clf.feature_log_prob_[0], clf.class_log_prior_[1] - clf.class_log_prior_[0]
+    return np.asarray(clf.coef_).ravel(), float(np.ravel(clf.intercept_)[0])
+
+def _best_f1_threshold(p: np.ndarray, y: np.ndarray, prior: float = 10) -> float:
+    """The probability threshold that maximises F1 of `p >= t` against `y`, pulled toward 0.5 with the weight of `prior`
+    positive examples: a tag seen 3 times keeps mostly 0.5, one seen 500 times its own threshold."""
+    if not y.any(): return 0.5
+    order = np.argsort(-p)
+    tp = np.cumsum(y[order]); f1 = 2 * tp / (np.arange(1, len(p) + 1) + y.sum())
+    return float((y.sum() * p[order][f1.argmax()] + prior * 0.5) / (y.sum() + prior))
+
+class TagClassifier(ClassifierMixin, BaseEstimator):
+    "One-vs-rest tags with probabilities calibrated, and thresholds tuned for F1, on out-of-fold scores of the training data."
+    def __init__(self, estimator=None,       # a binary linear classifier (make_classifier), cloned per tag
+                 folds: int = 3,             # folds of the training data for the out-of-fold scores
+                 top_k: int = 0,             # at most this many tags per text; 0: every tag above its threshold
+                 min_tags: int = 0,          # at least this many tags per text, the most probable first
+                 class_weight: str | None = "balanced",   # per-tag class weights, where the estimator takes them
+                 threshold_prior: float = 10,  # weight, in positive examples, of 0.5 against a tag's tuned threshold
+                 seed: int = 0):
+        self.estimator, self.folds, self.top_k, self.min_tags, self.seed = estimator, folds, top_k, min_tags, seed
+        self.class_weight, self.threshold_prior = class_weight, threshold_prior
+
+    def _fit_tags(self, X, Y) -> tuple[np.ndarray, np.ndarray]:
+        "Weights (tags x features) and biases of one classifier per column of `Y`; a tag without both values gets a constant."
+        W, b = np.zeros((Y.shape[1], X.shape[1]), dtype=np.float32), np.zeros(Y.shape[1])
+        for j in range(Y.shape[1]):
+            if Y[:, j].all() or not Y[:, j].any(): b[j] = 10.0 if Y[:, j].all() else -10.0; continue
+            est = clone(self.estimator)
+            if "class_weight" in est.get_params(): est.set_params(class_weight=self.class_weight)
+            W[j], b[j] = _linear(est.fit(X, Y[:, j]))
+        return W, b
+
+    def fit(self, X, y):
+        "Fit on features `X` and a tuple of tags per row `y`."
+        self.binarizer_ = MultiLabelBinarizer().fit(y)
+        self.classes_ = self.binarizer_.classes_
+        Y = self.binarizer_.transform(y).astype(bool)
+        scores = np.zeros(Y.shape)
+        for fit_rows, held_rows in KFold(self.folds, shuffle=True, random_state=self.seed).split(X):
+            W, b = self._fit_tags(X[fit_rows], Y[fit_rows])
+            scores[held_rows] = np.asarray(X[held_rows] @ W.T) + b
+        self.platt_ = np.array([_platt(scores[:, j], Y[:, j]) for j in range(Y.shape[1])])
+        probs = _sigmoid(scores * self.platt_[:, 0] + self.platt_[:, 1])
+        self.thresholds_ = np.array([_best_f1_threshold(probs[:, j], Y[:, j], self.threshold_prior) for j in range(Y.shape[1])])
+        self.coef_, self.intercept_ = self._fit_tags(X, Y)
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        "The score of every tag, texts x tags."
+        check_is_fitted(self, "coef_")
+        return np.asarray(X @ self.coef_.T) + self.intercept_
+
+    def predict_proba(self, X) -> np.ndarray:
+        "The calibrated probability of every tag, texts x tags."
+        return _sigmoid(self.decision_function(X) * self.platt_[:, 0] + self.platt_[:, 1])
+
+    def predict(self, X) -> list[tuple[str, ...]]:
+        "The suggested tags of each text, most probable first."
+        return [tuple(self.classes_[j] for j in picked) for picked in self.suggest(self.predict_proba(X))]
+
+    def suggest(self, probs: np.ndarray) -> list[list[int]]:
+        "The indices of the tags suggested in each row of `probs`, most probable first."
+        rows = []
+        for p in probs:
+            order = np.argsort(-p, kind="stable")
+            picked = [j for j in order if p[j] >= self.thresholds_[j]]
+            picked += [j for j in order if j not in picked][:max(0, self.min_tags - len(picked))]
+            rows.append(picked[:self.top_k] if self.top_k else picked)
+        return rows
+
+def _sigmoid(z): return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
+
+def _platt(score: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    "Slope and intercept of the logistic regression of `y` on `score` (Platt scaling); the tag's base rate when `y` is constant."
+    if y.all() or not y.any(): return 0.0, (10.0 if y.all() else -10.0)
+    lr = LogisticRegression(C=1e4).fit(score.reshape(-1, 1), y)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 # %% ../nbs/03_models.ipynb #3f427dcd
 def check_combinations(params: dict):
@@ -81,9 +166,13 @@ def check_combinations(params: dict):
                           f"use features=tfidf, bow or binary with {model}, or another model with word2vec")
 
 # %% ../nbs/03_models.ipynb #7c3886a8
-def build_pipeline(cfg: Config) -> Pipeline:
+def build_pipeline(cfg: Config, multilabel: bool = False) -> Pipeline:
     "text -> features -> classifier, as one estimator that takes raw texts (a list, a Series, or a one-column DataFrame)."
     check_combinations(cfg.as_dict())
     names = inspect.signature(make_features).parameters
     features = make_features(cfg.features, **{k: v for k, v in cfg.as_dict().items() if k in names})
-    return Pipeline([("text", TextColumn()), ("features", features), ("classifier", make_classifier(cfg.model, cfg.C, cfg.seed))])
+    clf = make_classifier(cfg.model, cfg.C, cfg.seed)
+    if multilabel:
+        options = cfg.as_dict()
+        clf = TagClassifier(clf, top_k=options.get("top_k", 0), min_tags=options.get("min_tags", 0), seed=cfg.seed)
+    return Pipeline([("text", TextColumn()), ("features", features), ("classifier", clf)])

@@ -19,15 +19,15 @@ from .data import Dataset, Split, dataset_from, fingerprint, sha256_file, split_
 
 # %% auto #0
 __all__ = ['EXPERIMENT', 'MODEL_DIR', 'NOTEBOOK_DIR', 'EXPERIMENT_TAGS', 'KEY_PACKAGES', 'HEARTBEAT_SECONDS',
-           'LOST_AFTER_SECONDS', 'EXECUTED_CELLS', 'TRUSTED_TYPES', 'MODEL_FILE', 'TEXT_COLUMN', 'SCORES', 'LOST',
-           'RUN_STATUSES', 'MODEL_NAME', 'CHAMPION', 'CHAMPION_TAG', 'tracking_uri', 'client', 'experiment_id',
+           'LOST_AFTER_SECONDS', 'EXECUTED_CELLS', 'SUMMARY', 'TRUSTED_TYPES', 'MODEL_FILE', 'TEXT_COLUMN', 'SCORES',
+           'LOST', 'RUN_STATUSES', 'MODEL_NAME', 'CHAMPION', 'CHAMPION_TAG', 'tracking_uri', 'client', 'experiment_id',
            'code_version', 'package_versions', 'provenance_tags', 'owner_tags', 'owner_alive', 'keep_alive',
            'kernel_notebook', 'notebook_tags', 'executed_cells', 'TrainingRun', 'ui_url', 'RunSummary', 'run_summary',
            'text_frame', 'text_signature', 'log_model', 'ModelError', 'read_model', 'load_model', 'get_run',
            'mark_lost_runs', 'champion_version', 'list_runs', 'artifact_path', 'notebook_artifacts', 'source_notebook',
            'describe_run', 'compare_runs', 'PromotionRefused', 'verify_model_file', 'integrity_failures',
-           'comparison_failures', 'move_champion', 'promote', 'rollback', 'champion_info', 'analysed_run',
-           'recorded_test_rows']
+           'baseline_failures', 'comparison_failures', 'move_champion', 'promote', 'rollback', 'champion_info',
+           'analysed_run', 'recorded_test_rows']
 
 # %% ../nbs/05_tracking.ipynb #f7cee3fc
 EXPERIMENT = "agileml"
@@ -228,10 +228,12 @@ class TrainingRun:
         now = int(time.time() * 1000)
         self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()])
 
-    def log_report(self, report: dict, figure=None):
-        "The per-class report, and the confusion-matrix figure."
-        self.client.log_dict(self.run_id, report, "evaluation/per_class_report.json")
-        if figure is not None: self.client.log_figure(self.run_id, figure, "evaluation/confusion_matrix.png")
+    def log_evaluation(self, ev):
+        "An `agileml.evaluate.Evaluation`: scores with baselines and lifts, the per-class or per-tag report, the figure."
+        self.log_metrics(ev.scores)
+        self.client.log_dict(self.run_id, ev.report, f"evaluation/per_{ev.kind}_report.json")
+        self.log_table(ev.baselines.rename_axis("metric"), "evaluation/baselines.csv")
+        self.client.log_figure(self.run_id, ev.figure, f"evaluation/{'confusion_matrix' if ev.kind == 'class' else 'tags'}.png")
 
     def log_table(self, frame, path: str):
         "A pandas table as a CSV artifact at `path` (its index written only when it is named)."
@@ -284,14 +286,18 @@ class RunSummary:
         rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in self.metrics.items())
         return f"**run `{self.run_id}`** · [open in MLflow's UI]({self.ui})\n\n| metric | value |\n|---|---|\n{rows}"
 
+SUMMARY = ("accuracy", "macro_f1", "mcc", "micro_f1", "samples_f1", "precision_at_1", "ece_top1", "coverage_at_precision",
+           "lift_macro_f1", "fit_seconds")     # what a run's summary shows, where the run has it
+
 def run_summary(c: MlflowClient, run_id: str) -> RunSummary:
     "The summary of a recorded run."
     r = c.get_run(run_id)
     m = r.data.metrics
-    return RunSummary(run_id, {k: m[k] for k in (*SCORES, "fit_seconds") if k in m}, ui_url(c, r))
+    return RunSummary(run_id, {k: m[k] for k in SUMMARY if k in m}, ui_url(c, r))
 
 # %% ../nbs/05_tracking.ipynb #2c760e8d
-TRUSTED_TYPES = ["agileml.features.TextColumn", "agileml.features.Word2VecVectorizer", "agileml.models.NBSVMClassifier"]
+TRUSTED_TYPES = ["agileml.features.TextColumn", "agileml.features.Word2VecVectorizer", "agileml.models.NBSVMClassifier",
+                 "agileml.models.TagClassifier"]
 MODEL_FILE = "model.skops"
 TEXT_COLUMN = "text"
 
@@ -301,10 +307,12 @@ def text_frame(texts) -> "pd.DataFrame":
     return pd.DataFrame({TEXT_COLUMN: list(texts)})
 
 def text_signature(pipeline, example):
-    "The model's signature for MLflow: one string column `text` in, the predicted label out."
+    "The model's signature for MLflow: one string column `text` in, the predicted label (or list of tags) out."
     from mlflow.models import infer_signature
     import pandas as pd
-    return infer_signature(text_frame(example), pd.Series(pipeline.predict(text_frame(example)), name="label"))
+    predicted = pipeline.predict(text_frame(example))
+    if isinstance(predicted[0], tuple): return infer_signature(text_frame(example), pd.Series(map(list, predicted), name="tags"))
+    return infer_signature(text_frame(example), pd.Series(predicted, name="label"))
 
 
 def log_model(run: TrainingRun, pipeline, example: list[str]) -> str:
@@ -334,7 +342,7 @@ def load_model(run_id: str):
     return read_model(verify_model_file(get_run(run_id)))
 
 # %% ../nbs/05_tracking.ipynb #e6ebbd55
-SCORES = ("accuracy", "macro_f1", "mcc")    # the metrics that judge a model; fit_seconds etc. describe the run
+SCORES = ("accuracy", "macro_f1", "mcc", "micro_f1", "samples_f1")   # what judges a model (the last two: tags); fit_seconds etc. describe the run
 
 def _all_runs(c: MlflowClient, filter_string: str = "", order_by=None, max_results: int = 50000) -> list:
     "Runs of the agileml experiment (none when the store has no such experiment yet), after marking lost ones KILLED."
@@ -482,6 +490,17 @@ def integrity_failures(run) -> list[str]:
     except ModelError as e: fails.append(str(e))
     return fails
 
+def baseline_failures(run, metric: str = "macro_f1") -> list[str]:
+    "Where `run` does not beat the obvious non-ML answer on `metric` (recorded as baseline_/lift_ at training). Never skipped."
+    m = run.data.metrics
+    if f"lift_{metric}" not in m:
+        return [f"it has no baseline on {metric} recorded (trained before baselines were scored): train it again"]
+    if m[f"lift_{metric}"] <= 0:
+        return [f"it does not beat its non-ML baseline on {metric}: {m.get(metric, float('nan')):.4f} against the "
+                f"baseline's {m[f'baseline_{metric}']:.4f} (lift {m[f'lift_{metric}']:+.4f}); "
+                "see evaluation/baselines.csv in the run"]
+    return []
+
 def comparison_failures(run, champ_run, metric: str = "macro_f1", min_gain: float = 0.0) -> list[str]:
     "Where `run` does not beat the champion's run fairly: other data, other test rows, or too small a gain."
     if champ_run is None: return []
@@ -523,7 +542,7 @@ def promote(run_id: str, metric: str = "macro_f1", min_gain: float = 0.0, force:
     c = client()
     run, champ = get_run(run_id, c), champion_version(c)
     if champ and champ.run_id == run.info.run_id: raise UserError(f"run {run.info.run_id} is the champion already (version {champ.version})")
-    broken = integrity_failures(run)
+    broken = integrity_failures(run) + baseline_failures(run, metric)
     if broken: raise PromotionRefused(f"run {run.info.run_id} cannot be promoted, even with --force: " + "; ".join(broken))
     fails = comparison_failures(run, c.get_run(champ.run_id) if champ else None, metric, min_gain)
     if fails and not force:

@@ -1,0 +1,68 @@
+"Tag suggestion: multi-label files train with calibrated tags and tag metrics; every run beats a non-ML baseline or is not promoted."
+import json, re
+from pathlib import Path
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from conftest import cli, require_dataset, train_json
+
+TAG_METRICS = {"micro_f1", "macro_f1", "samples_f1", "accuracy", "hamming_loss", "precision_at_1", "precision_at_3",
+               "ece_top1", "coverage_at_precision"}
+
+
+@pytest.fixture(scope="module")
+def reuters_sample():
+    "800 Reuters stories (real text, real topics) with their topics, from the registry's published archive."
+    require_dataset("reuters21578")
+    from agileml.data import load_registry
+    ds = load_registry("reuters21578")
+    frequent = {t for t, n in pd.Series([t for ts in ds.labels for t in ts]).value_counts().items() if n >= 150}
+    rows = [(text, [t for t in tags if t in frequent]) for text, tags in zip(ds.texts, ds.labels)][:800]
+    return rows
+
+
+def test_a_multi_label_csv_and_jsonl_train_with_tag_metrics_and_the_same_fingerprint(store, tmp_path, reuters_sample):
+    csv, jsonl = tmp_path / "stories.csv", tmp_path / "stories.jsonl"
+    pd.DataFrame({"text": [t for t, _ in reuters_sample], "topics": ["|".join(ts) for _, ts in reuters_sample]}).to_csv(csv, index=False)
+    jsonl.write_text("".join(json.dumps({"text": t, "topics": ts}) + "\n" for t, ts in reuters_sample))
+    from_csv = train_json(f"dataset={csv}", "label_column=topics", "label_separator=|", "ngram_max=1")
+    from_jsonl = train_json(f"dataset={jsonl}", "label_column=topics", "ngram_max=1")
+    for result in (from_csv, from_jsonl):
+        m = result["metrics"]
+        assert result["status"] == "FINISHED" and TAG_METRICS <= set(m)
+        assert m["lift_micro_f1"] > 0 and m["micro_f1"] == pytest.approx(m["baseline_micro_f1"] + m["lift_micro_f1"])
+        assert 0 <= m["ece_top1"] <= 1 and 0 <= m["coverage_at_precision"] <= 1
+    client = MlflowClient(store)
+    runs = [client.get_run(r["run_id"]) for r in (from_csv, from_jsonl)]
+    assert runs[0].data.tags["agileml.data_fingerprint"] == runs[1].data.tags["agileml.data_fingerprint"]   # same rows, same content
+    assert from_csv["metrics"] == from_jsonl["metrics"] | {"fit_seconds": from_csv["metrics"]["fit_seconds"]}
+    files = {f.path for f in client.list_artifacts(runs[0].info.run_id, "evaluation")}
+    assert files == {"evaluation/per_tag_report.json", "evaluation/tags.png", "evaluation/baselines.csv"}
+    summary = json.loads(Path(client.download_artifacts(runs[0].info.run_id, "data/summary.json", str(tmp_path))).read_text())
+    assert summary["task"] == "multi" and set(summary["classes"]) >= {"earn", "acq"}
+
+
+def test_a_file_with_one_label_per_row_still_trains_single_label(store, tmp_path):
+    from agileml.data import load_registry
+    sms = load_registry("sms_spam")
+    path = tmp_path / "sms.csv"
+    pd.DataFrame({"text": sms.texts, "label": sms.labels}).to_csv(path, index=False)
+    m = train_json(f"dataset={path}", "label_separator=|")["metrics"]
+    assert {"accuracy", "macro_f1", "mcc", "baseline_mcc", "lift_mcc"} <= set(m) and "micro_f1" not in m
+    assert m == train_json("dataset=sms_spam")["metrics"] | {"fit_seconds": m["fit_seconds"]}    # as today, on the same rows
+
+
+def test_a_model_no_better_than_a_keyword_rule_is_not_promoted_even_with_force(store, tmp_path):
+    "SMS texts labelled by whether they say 'free': the keyword rule learnt from the training part is perfect."
+    from agileml.data import load_registry
+    sms = load_registry("sms_spam")
+    path = tmp_path / "offers.csv"
+    pd.DataFrame({"text": sms.texts,
+                  "label": ["offer" if re.search(r"\bfree\b", t, re.I) else "other" for t in sms.texts]}).to_csv(path, index=False)
+    run = train_json(f"dataset={path}")
+    m = run["metrics"]
+    assert m["baseline_macro_f1"] >= m["macro_f1"] and m["lift_macro_f1"] <= 0
+    refused = cli("promote", run["run_id"], "--force", "--reason", "ship it", check=1).stderr
+    assert f"does not beat its non-ML baseline on macro_f1: {m['macro_f1']:.4f} against the baseline's " \
+           f"{m['baseline_macro_f1']:.4f} (lift {m['lift_macro_f1']:+.4f})" in refused
+    assert "no champion yet" in cli("champion", check=2).stderr
