@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.pipeline import FeatureUnion, Pipeline
 from .features import Word2VecVectorizer
+from .models import TagClassifier
 
 # %% auto #0
 __all__ = ['class_weights', 'explain', 'reasons']
@@ -40,20 +41,28 @@ def _contributions(part, text: str, w: np.ndarray) -> dict[str, float]:
     return {str(names[j]): float(v * w[j]) for j, v in zip(x.indices, x.data) if v * w[j] != 0}
 
 # %% ../nbs/08_explain.ipynb #fc411dbe
+def _pushes(features, text: str, w: np.ndarray, top: int) -> dict:
+    "The `top` features of `text` pushing its score with weights `w` up (towards) and down (against), strongest first."
+    ranked = sorted(_contributions(features, text, w).items(), key=lambda kv: kv[1])
+    return dict(towards=[dict(feature=k, weight=round(v, 6)) for k, v in reversed(ranked[-top:]) if v > 0],
+                against=[dict(feature=k, weight=round(v, 6)) for k, v in ranked[:top] if v < 0])
+
 def explain(pipeline: Pipeline, texts: list[str], top: int = 5) -> list[dict]:
-    "For each text: the predicted label and the `top` features pushing towards it and against it."
+    """For each text: the predicted label and the `top` features pushing towards it and against it; for a tag model,
+    each suggested tag with its probability and its own features."""
     features, clf = pipeline.named_steps["features"], pipeline.named_steps["classifier"]
     classes, W = class_weights(clf)
-    out = []
-    for text, label in zip(texts, pipeline.predict(texts)):
-        contrib = _contributions(features, text, W[list(classes).index(label)])
-        ranked = sorted(contrib.items(), key=lambda kv: kv[1])
-        out.append(dict(label=str(label),
-                        towards=[dict(feature=k, weight=round(v, 6)) for k, v in reversed(ranked[-top:]) if v > 0],
-                        against=[dict(feature=k, weight=round(v, 6)) for k, v in ranked[:top] if v < 0]))
-    return out
+    if isinstance(clf, TagClassifier):
+        probs = clf.predict_proba(pipeline[:-1].transform(texts))
+        return [dict(tags=[dict(tag=str(classes[j]), probability=round(float(p[j]), 6), **_pushes(features, text, W[j], top))
+                           for j in picked]) for text, p, picked in zip(texts, probs, clf.suggest(probs))]
+    index = {c: i for i, c in enumerate(classes)}
+    return [dict(label=str(label), **_pushes(features, text, W[index[label]], top))
+            for text, label in zip(texts, pipeline.predict(texts))]
 
 # %% ../nbs/08_explain.ipynb #0f42a087
 def reasons(pipeline: Pipeline, texts: list[str], top: int = 5) -> list[str]:
-    "For each text, the `top` features that pushed it towards its predicted label, strongest first, as one line."
-    return [", ".join(f["feature"] for f in e["towards"]) for e in explain(pipeline, texts, top)]
+    "For each text, the `top` features that pushed it towards its predicted label (or each suggested tag), as one line."
+    line = lambda e: ", ".join(f["feature"] for f in e["towards"])
+    return [line(e) if "label" in e else "; ".join(f"{t['tag']}: {line(t)}" for t in e["tags"])
+            for e in explain(pipeline, texts, top)]

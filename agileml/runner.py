@@ -226,5 +226,5 @@ def reproduce(run_id: str, progress: bool = False) -> dict:
              if orig.data.metrics.get(m) != new.data.metrics.get(m)}
     return dict(original=orig.info.run_id, reproduction=result.run_id, status=result.status,
                 identical=result.status == "FINISHED" and not diffs, metric_differences=diffs,
-                metrics={m: new.data.metrics.get(m) for m in SCORES}, warnings=_reproduction_warnings(orig, new),
+                metrics={m: new.data.metrics[m] for m in SCORES if m in new.data.metrics}, warnings=_reproduction_warnings(orig, new),
                 notebook=result.notebook)

@@ -57,13 +57,19 @@ class ServedModel:
     @property
     def score_type(self) -> str: return "probability" if hasattr(self.pipeline, "predict_proba") else "decision_function"
 
+    @property
+    def tags(self) -> bool:
+        "Whether the model suggests tags (multi-label) rather than one label."
+        from agileml.models import TagClassifier
+        return isinstance(self.pipeline[-1], TagClassifier)
+
 def _from_run(run_id: str, version: str | None = None) -> ServedModel:
     "The model of a recorded run, checked against its sha256, with its lineage."
     from agileml.tracking import SCORES, get_run, load_model
     run = get_run(run_id)
     t = run.data.tags
     info = dict(dataset=t.get("agileml.dataset"), data_fingerprint=t.get("agileml.data_fingerprint"),
-                metrics={m: run.data.metrics.get(m) for m in SCORES}, git_commit=t.get("agileml.git_commit"),
+                metrics={m: run.data.metrics[m] for m in SCORES if m in run.data.metrics}, git_commit=t.get("agileml.git_commit"),
                 trained_at=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime((run.info.end_time or 0) / 1000)))
     return ServedModel(load_model(run.info.run_id), run.info.run_id, version, info)
 
@@ -82,14 +88,22 @@ def load_served(spec: str = "champion") -> ServedModel:
 
 # %% ../nbs/09_serve.ipynb #039d31ac
 def score(model: ServedModel, texts: list[str]) -> list[dict]:
-    "Label and per-class scores for each text, from one call into the pipeline."
+    "Label and per-class scores for each text (a tag model: its suggested tags with probabilities, best first), in one call."
     p = model.pipeline
+    if model.tags: return _tag_scores(model, p.predict_proba(texts))
     s = p.predict_proba(texts) if model.score_type == "probability" else p.decision_function(texts)
     s = np.asarray(s, dtype=np.float64)
     if s.ndim == 1: s = np.column_stack([-s, s])
     classes = model.classes
     return [dict(label=classes[int(np.argmax(row))], scores={c: round(float(v), 6) for c, v in zip(classes, row)})
             for row in s]
+
+def _tag_scores(model: ServedModel, probs: np.ndarray) -> list[dict]:
+    "Per text: the tags the model suggests, most probable first, and every tag's probability."
+    classes = model.classes
+    return [dict(tags=[dict(tag=classes[j], probability=round(float(row[j]), 6)) for j in picked],
+                 scores={c: round(float(v), 6) for c, v in zip(classes, row)})
+            for row, picked in zip(probs, model.pipeline[-1].suggest(probs))]
 
 # %% ../nbs/09_serve.ipynb #f052a9bf
 class Coalescer:
@@ -302,7 +316,8 @@ def predict_file(model: ServedModel, source, output="-", text_column: str = "tex
     texts, rows = df[text_column].tolist(), []
     for i in tqdm(range(0, len(texts), batch_size), disable=not progress, unit="batch", desc="scoring"):
         rows += score(model, texts[i:i + batch_size])
-    df = df.assign(label=[r["label"] for r in rows],
+    first = dict(tags=["|".join(t["tag"] for t in r["tags"]) for r in rows]) if model.tags else dict(label=[r["label"] for r in rows])
+    df = df.assign(**first,
                    **{f"score_{c}": [r["scores"][c] for r in rows] for c in model.classes})
     write_table(df, output)
     return len(df)

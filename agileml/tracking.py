@@ -581,7 +581,7 @@ def champion_info() -> dict:
                 dataset=run.data.tags.get("agileml.dataset"), data_fingerprint=run.data.tags.get("agileml.data_fingerprint"),
                 git_commit=run.data.tags.get("agileml.git_commit"), git_dirty=run.data.tags.get("agileml.git_dirty"),
                 executed_notebook=notebook_artifacts(run)[0], model=champ.source,
-                params=dict(sorted(run.data.params.items())), metrics={m: run.data.metrics.get(m) for m in SCORES})
+                params=dict(sorted(run.data.params.items())), metrics={m: run.data.metrics[m] for m in SCORES if m in run.data.metrics})
 
 # %% ../nbs/05_tracking.ipynb #97d44a0a
 def analysed_run(run_id: str = ""):

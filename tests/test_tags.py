@@ -1,10 +1,11 @@
 "Tag suggestion: multi-label files train with calibrated tags and tag metrics; every run beats a non-ML baseline or is not promoted."
-import json, re
+import json, os, re
 from pathlib import Path
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import cli, require_dataset, train_json
+from conftest import cli, module_store, require_dataset, train_json
+from test_serve import start_server, stop, post
 
 TAG_METRICS = {"micro_f1", "macro_f1", "samples_f1", "accuracy", "hamming_loss", "precision_at_1", "precision_at_3",
                "ece_top1", "coverage_at_precision"}
@@ -21,12 +22,20 @@ def reuters_sample():
     return rows
 
 
-def test_a_multi_label_csv_and_jsonl_train_with_tag_metrics_and_the_same_fingerprint(store, tmp_path, reuters_sample):
-    csv, jsonl = tmp_path / "stories.csv", tmp_path / "stories.jsonl"
+@pytest.fixture(scope="module")
+def tagged(tmp_path_factory, reuters_sample):
+    "The sample as a CSV with the topics joined by '|' and as a JSONL with lists, each trained in one store."
+    folder = tmp_path_factory.mktemp("tags")
+    csv, jsonl = folder / "stories.csv", folder / "stories.jsonl"
     pd.DataFrame({"text": [t for t, _ in reuters_sample], "topics": ["|".join(ts) for _, ts in reuters_sample]}).to_csv(csv, index=False)
     jsonl.write_text("".join(json.dumps({"text": t, "topics": ts}) + "\n" for t, ts in reuters_sample))
-    from_csv = train_json(f"dataset={csv}", "label_column=topics", "label_separator=|", "ngram_max=1")
-    from_jsonl = train_json(f"dataset={jsonl}", "label_column=topics", "ngram_max=1")
+    with module_store(tmp_path_factory, "tags-store") as uri:
+        yield dict(uri=uri, csv=train_json(f"dataset={csv}", "label_column=topics", "label_separator=|", "ngram_max=1"),
+                   jsonl=train_json(f"dataset={jsonl}", "label_column=topics", "ngram_max=1"))
+
+
+def test_a_multi_label_csv_and_jsonl_train_with_tag_metrics_and_the_same_fingerprint(tagged, tmp_path):
+    from_csv, from_jsonl, store = tagged["csv"], tagged["jsonl"], tagged["uri"]
     for result in (from_csv, from_jsonl):
         m = result["metrics"]
         assert result["status"] == "FINISHED" and TAG_METRICS <= set(m)
@@ -66,3 +75,22 @@ def test_a_model_no_better_than_a_keyword_rule_is_not_promoted_even_with_force(s
     assert f"does not beat its non-ML baseline on macro_f1: {m['macro_f1']:.4f} against the baseline's " \
            f"{m['baseline_macro_f1']:.4f} (lift {m['lift_macro_f1']:+.4f})" in refused
     assert "no champion yet" in cli("champion", check=2).stderr
+
+
+def test_the_service_suggests_tags_with_probabilities_and_explains_each(tagged):
+    proc, url = start_server("--model", tagged["csv"]["run_id"], env={**os.environ, "MLFLOW_TRACKING_URI": tagged["uri"]})
+    try:
+        texts = ["Oil prices rose as OPEC cut crude output", "The company reported quarterly net profit and a dividend"]
+        got = post(url, "/v1/predict", json={"texts": texts}).json()["predictions"]
+        for p in got:
+            probabilities = [t["probability"] for t in p["tags"]]
+            assert probabilities == sorted(probabilities, reverse=True) and all(0 <= v <= 1 for v in p["scores"].values())
+        assert "crude" in [t["tag"] for t in got[0]["tags"]] and "earn" in [t["tag"] for t in got[1]["tags"]]
+        explained = post(url, "/v1/explain", json={"texts": texts}).json()["explanations"]
+        assert [[t["tag"] for t in e["tags"]] for e in explained] == [[t["tag"] for t in p["tags"]] for p in got]
+        assert all(t["towards"] for e in explained for t in e["tags"])
+        assert "crude" in {f["feature"] for e in explained[:1] for t in e["tags"] if t["tag"] == "crude" for f in t["towards"]}
+        bad = post(url, "/v1/predict", json={"texts": "one string"})
+        assert bad.status_code == 422 and "list" in bad.json()["detail"]
+    finally:
+        stop(proc)
