@@ -94,10 +94,11 @@ def test_the_same_tfidf_run_twice_gives_identical_metrics(sms_tfidf_runs):
 
 def test_word2vec_runs_are_recorded_and_repeatable(store):
     require_dataset("sms_spam")
-    first, second = (train_json("dataset=sms_spam", "features=word2vec", "model=linear_svc") for _ in range(2))
+    small = ("w2v_dim=32", "w2v_epochs=5")             # word2vec small enough to be quick, still well above the majority class
+    first, second = (train_json("dataset=sms_spam", "features=word2vec", "model=linear_svc", *small) for _ in range(2))
     assert {m: first["metrics"][m] for m in SCORES} == {m: second["metrics"][m] for m in SCORES}
     assert first["metrics"]["accuracy"] > 0.9
-    both = train_json("dataset=sms_spam", "features=tfidf+word2vec", "model=linear_svc")
+    both = train_json("dataset=sms_spam", "features=tfidf+word2vec", "model=linear_svc", *small)
     recorded = {r.info.run_id: r for r in runs(store)}
     assert recorded[both["run_id"]].data.params["features"] == "tfidf+word2vec"
     assert all(r.info.status == "FINISHED" for r in recorded.values()) and len(recorded) == 3
