@@ -254,7 +254,10 @@ ML_TEST_SCORE = [  # (section, test, status, evidence, how)
     ("Model", "Offline and online metrics correlate", N, [], "the service records no outcomes to compare with"),
     ("Model", "All hyperparameters have been tuned", M, ["agileml/sweep.py", "make compare"], "sweeps over any parameter, by hand"),
     ("Model", "The impact of model staleness is known", N, [], "never measured"),
-    ("Model", "A simpler model is not better", M, ["benchmarks/quality.py"], "bag-of-words + naive Bayes is in the benchmark beside the chosen model"),
+    ("Model", "A simpler model is not better", A,
+     ["agileml/evaluate.py", "tests/test_tags.py::test_a_model_no_better_than_a_keyword_rule_is_not_promoted_even_with_force"],
+     "every run is scored beside the majority class and a keyword rule (tags: most frequent tags, keyword rules); "
+     "promote refuses a run that does not beat them"),
     ("Model", "Model quality is sufficient on all important data slices", M, ["nbs/04_evaluate.ipynb"],
      "every run logs a per-class report and confusion matrix; nothing gates on them"),
     ("Model", "The model has been tested for considerations of inclusion", N, [], "not examined"),
