@@ -460,6 +460,9 @@ class Split:
     y_test: list[str]
     published: bool    # True when the dataset's own train/test split was used
 
+    @property
+    def multilabel(self) -> bool: return isinstance(self.y_train[0], tuple)
+
 def split_dataset(ds: Dataset, test_size: float = 0.2, seed: int = 42) -> Split:
     "The published train/test split, else one of `test_size` fixed by `seed`: stratified by class, or random for tags."
     if ds.split:

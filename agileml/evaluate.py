@@ -16,11 +16,11 @@ from sklearn.preprocessing import MultiLabelBinarizer
 from .features import TOKEN_PATTERN
 
 # %% auto #0
-__all__ = ['KEYWORDS_PER_CLASS', 'LENGTH_BUCKETS', 'metrics', 'per_class_report', 'confusion_figure', 'tag_matrix',
-           'tag_set_metrics', 'precision_at', 'coverage_curve', 'coverage_at_precision', 'top1_calibration_error',
-           'tag_metrics', 'per_tag_report', 'tag_figure', 'indicative_words', 'single_label_baselines',
-           'multi_label_baselines', 'baseline_metrics', 'Evaluation', 'evaluate_model', 'misclassified',
-           'confused_pairs', 'slice_metrics']
+__all__ = ['KEYWORDS_PER_CLASS', 'LOWER_IS_BETTER', 'LENGTH_BUCKETS', 'metrics', 'per_class_report', 'confusion_figure',
+           'tag_matrix', 'tag_set_metrics', 'precision_at', 'coverage_curve', 'coverage_at_precision',
+           'top1_calibration_error', 'tag_metrics', 'per_tag_report', 'tag_figure', 'indicative_words',
+           'single_label_baselines', 'multi_label_baselines', 'baseline_metrics', 'Evaluation', 'evaluate_model',
+           'misclassified', 'confused_pairs', 'slice_metrics']
 
 # %% ../nbs/04_evaluate.ipynb #dd6b005a
 def metrics(y_true, y_pred) -> dict[str, float]:
@@ -112,6 +112,7 @@ def tag_figure(report: pd.DataFrame, curve: pd.DataFrame, precision: float = 0.9
 
 # %% ../nbs/04_evaluate.ipynb #c62c1805
 KEYWORDS_PER_CLASS = (1, 2, 3, 5, 10, 20)   # the numbers of indicative words a keyword rule may use
+LOWER_IS_BETTER = {"hamming_loss"}           # scores a lift over the baseline is not computed for
 
 def indicative_words(X, member: np.ndarray, top: int = 20) -> list[int]:
     "Columns of `X` (word presence) most indicative of the rows in `member`, by smoothed log-odds, best first."
@@ -121,19 +122,18 @@ def indicative_words(X, member: np.ndarray, top: int = 20) -> list[int]:
     odds = np.log(p / (1 - p)) - np.log(q / (1 - q))
     return [j for j in np.argsort(-odds, kind="stable")[:top] if odds[j] > 0]
 
-def _presence(texts, vocabulary=None):
-    "Word presence of each text, with the shared tokenizer; the vectorizer and the 0/1 matrix."
-    v = CountVectorizer(token_pattern=TOKEN_PATTERN, binary=True, vocabulary=vocabulary)
-    return v, v.fit_transform(texts).tocsc()
+def _presence(X_train, X_test):
+    "Word presence (0/1, the shared tokenizer, the training part's vocabulary) of the training and the test texts."
+    v = CountVectorizer(token_pattern=TOKEN_PATTERN, binary=True)
+    return v.fit_transform(X_train).tocsc(), v.transform(X_test).tocsc()
 
 def single_label_baselines(X_train, y_train, X_test) -> dict[str, list]:
     "Predictions of the majority class and of the keyword rule on the test texts."
     y = np.array(y_train)
     classes, counts = np.unique(y, return_counts=True)
     majority = classes[counts.argmax()]
-    vec, Xw = _presence(X_train)
+    Xw, Xt = _presence(X_train, X_test)
     words = {c: indicative_words(Xw, y == c, 10) for c in classes}
-    _, Xt = _presence(X_test, vec.vocabulary_)
     hits = np.column_stack([np.asarray(Xt[:, words[c]].sum(1)).ravel() if words[c] else np.zeros(len(X_test))
                             for c in classes])
     rule = [classes[h.argmax()] if h.max() > 0 else majority for h in hits]
@@ -144,8 +144,7 @@ def multi_label_baselines(X_train, y_train, X_test, classes) -> dict[str, list]:
     T = tag_matrix(y_train, classes).astype(bool)
     m = max(1, round(T.sum(1).mean()))
     frequent = tuple(np.array(classes)[np.argsort(-T.sum(0), kind="stable")[:m]])
-    vec, Xw = _presence(X_train)
-    _, Xt = _presence(X_test, vec.vocabulary_)
+    Xw, Xt = _presence(X_train, X_test)
     suggested = np.zeros((len(X_test), len(classes)), dtype=bool)
     for j in range(len(classes)):
         words = indicative_words(Xw, T[:, j], max(KEYWORDS_PER_CLASS))
@@ -162,7 +161,7 @@ def baseline_metrics(split, run_metrics: dict, classes=None) -> tuple[dict, dict
     preds = (multi_label_baselines(split.X_train, split.y_train, split.X_test, classes) if multi
              else single_label_baselines(split.X_train, split.y_train, split.X_test))
     scores = {name: tag_set_metrics(split.y_test, p, classes) if multi else metrics(split.y_test, p) for name, p in preds.items()}
-    keys = [k for k in run_metrics if all(k in s for s in scores.values()) and k != "hamming_loss"]
+    keys = [k for k in run_metrics if all(k in s for s in scores.values()) and k not in LOWER_IS_BETTER]
     best = {k: max(s[k] for s in scores.values()) for k in keys}
     return {**{f"baseline_{k}": v for k, v in best.items()}, **{f"lift_{k}": run_metrics[k] - v for k, v in best.items()}}, scores
 
@@ -179,7 +178,7 @@ class Evaluation:
 def evaluate_model(pipeline, split, precision: float = 0.95, title: str = "") -> Evaluation:
     "Score a fitted pipeline on the split's test rows, single- or multi-label as its training labels are, with its baselines."
     y_pred = pipeline.predict(split.X_test)
-    if isinstance(split.y_train[0], tuple):
+    if split.multilabel:
         classes, probs = list(pipeline.classes_), pipeline.predict_proba(split.X_test)
         scores = tag_metrics(split.y_test, y_pred, probs, classes, precision)
         tags = per_tag_report(split.y_test, y_pred, classes)

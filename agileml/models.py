@@ -105,7 +105,7 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
         "Weights (tags x features) and biases of one classifier per column of `Y`; a tag without both values gets a constant."
         W, b = np.zeros((Y.shape[1], X.shape[1]), dtype=np.float32), np.zeros(Y.shape[1])
         for j in range(Y.shape[1]):
-            if Y[:, j].all() or not Y[:, j].any(): b[j] = 10.0 if Y[:, j].all() else -10.0; continue
+            if Y[:, j].all() or not Y[:, j].any(): b[j] = _constant_score(Y[:, j]); continue
             est = clone(self.estimator)
             if "class_weight" in est.get_params(): est.set_params(class_weight=self.class_weight)
             W[j], b[j] = _linear(est.fit(X, Y[:, j]))
@@ -151,9 +151,13 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
 
 def _sigmoid(z): return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
 
+def _constant_score(y: np.ndarray) -> float:
+    "The score of a tag every training text has (10: probability 1 in effect) or none has (-10)."
+    return 10.0 if y.all() else -10.0
+
 def _platt(score: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     "Slope and intercept of the logistic regression of `y` on `score` (Platt scaling); the tag's base rate when `y` is constant."
-    if y.all() or not y.any(): return 0.0, (10.0 if y.all() else -10.0)
+    if y.all() or not y.any(): return 0.0, _constant_score(y)
     lr = LogisticRegression(C=1e4).fit(score.reshape(-1, 1), y)
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
