@@ -4,15 +4,16 @@
 
 # %% ../nbs/00_config.ipynb #242b8664
 from __future__ import annotations
-import ast, difflib, os, re
+import ast, difflib, json, os, re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 # %% auto #0
 __all__ = ['PROJECT_ENV', 'TYPES', 'RUNNER_PARAMS', 'UserError', 'ConfigError', 'locate_project', 'project_dir',
-           'experiments_dir', 'experiment_names', 'experiment_notebook', 'Param', 'declare', 'declarations',
-           'typed_values', 'Config', 'experiment_config', 'parameters', 'parse_param_strings']
+           'experiments_dir', 'experiment_names', 'experiment_notebook', 'Param', 'declare', 'parameters_source',
+           'declarations', 'typed_values', 'check_combinations', 'Config', 'experiment_config', 'parameters',
+           'parse_param_strings']
 
 # %% ../nbs/00_config.ipynb #5e14b46c
 class UserError(ValueError):
@@ -145,15 +146,34 @@ def _problems(p: Param, v) -> list[str]:
 # %% ../nbs/00_config.ipynb #ade7c813
 RUNNER_PARAMS = ("run_id",)    # set by the runner, not by the user
 
+def parameters_source(nb: Path) -> str:
+    "The source of the first cell tagged `parameters` in notebook `nb` (empty if none)."
+    try: cells = json.loads(Path(nb).read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"{nb} cannot be read as a notebook: {e}") from None
+    for c in cells:
+        if "parameters" in c.get("metadata", {}).get("tags", []):
+            return c["source"] if isinstance(c["source"], str) else "".join(c["source"])
+    return ""
+
+def _assignments(source: str, where: str):
+    "(name, annotation, default source, comment) of each top-level `name[: type] = value  # comment`."
+    try: tree = ast.parse(source)
+    except SyntaxError as e: raise ConfigError(f"{where}: its parameters cell is not valid Python: line {e.lineno}: {e.msg}") from None
+    lines = source.encode().splitlines()
+    for node in tree.body:
+        target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0] if isinstance(node, ast.Assign) else None
+        if not isinstance(target, ast.Name) or node.value is None: continue
+        rest = lines[node.end_lineno - 1][node.end_col_offset:].decode()     # ast's offsets count UTF-8 bytes
+        annotation = ast.unparse(node.annotation) if isinstance(node, ast.AnnAssign) else "None"
+        yield target.id, annotation, ast.get_source_segment(source, node.value), rest.partition("#")[2]
+
 def declarations(nb) -> dict[str, Param]:
     "The parameters an experiment notebook declares, by name, read from its parameters cell."
-    import papermill
     nb = Path(nb)
-    try: found = papermill.inspect_notebook(str(nb))
-    except Exception as e: raise ConfigError(f"{nb} cannot be read as a notebook: {e}") from None
     out, problems = {}, []
-    for name, d in found.items():
-        try: out[name] = declare(name, d["inferred_type_name"], d["default"], d["help"])
+    for name, annotation, default, comment in _assignments(parameters_source(nb), nb.name):
+        try: out[name] = declare(name, annotation, default, comment)
         except ConfigError as e: problems.append(str(e))
     if problems: raise ConfigError(f"{nb.name} declares its parameters wrongly: " + "; ".join(problems))
     return out
@@ -185,6 +205,14 @@ def typed_values(declared: dict[str, Param], params: dict) -> dict:
         problems += _problems(declared[k], out[k])
     if problems: raise ConfigError("; ".join(problems))
     return out
+
+# %% ../nbs/00_config.ipynb #a734360c
+def check_combinations(params: dict):
+    "Raise a `ConfigError` for parameter values that are accepted alone but cannot work together."
+    model, features = params.get("model"), str(params.get("features", ""))
+    if model in ("nb", "nbsvm") and "word2vec" in features:
+        raise ConfigError(f"model={model} needs non-negative features, and features={features} has negative ones: "
+                          f"use features=tfidf, bow or binary with {model}, or another model with word2vec")
 
 # %% ../nbs/00_config.ipynb #213fbcdb
 class Config:

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 from .config import UserError
 
 # %% auto #0
@@ -468,6 +467,7 @@ def split_dataset(ds: Dataset, test_size: float = 0.2, seed: int = 42) -> Split:
     if ds.split:
         tr = [i for i, s in enumerate(ds.split) if s == "train"]; te = [i for i, s in enumerate(ds.split) if s == "test"]
     else:
+        from sklearn.model_selection import train_test_split     # here, not at the top: refusing a run needs no scikit-learn
         try: tr, te = train_test_split(np.arange(len(ds)), test_size=test_size, random_state=seed,
                                        stratify=None if ds.multilabel else ds.labels)
         except ValueError as e:

@@ -15,11 +15,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted, validate_data
-from .config import Config, ConfigError
+from .config import Config, ConfigError, check_combinations
 from .features import TextColumn, make_features
 
 # %% auto #0
-__all__ = ['NBSVMClassifier', 'make_classifier', 'TagClassifier', 'check_combinations', 'build_pipeline']
+__all__ = ['NBSVMClassifier', 'make_classifier', 'TagClassifier', 'build_pipeline']
 
 # %% ../nbs/03_models.ipynb #d28bebe6
 class NBSVMClassifier(ClassifierMixin, BaseEstimator):
@@ -160,14 +160,6 @@ def _platt(score: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     if y.all() or not y.any(): return 0.0, _constant_score(y)
     lr = LogisticRegression(C=1e4).fit(score.reshape(-1, 1), y)
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
-
-# %% ../nbs/03_models.ipynb #3f427dcd
-def check_combinations(params: dict):
-    "Raise a `ConfigError` for parameter values that are accepted alone but cannot work together."
-    model, features = params.get("model"), str(params.get("features", ""))
-    if model in ("nb", "nbsvm") and "word2vec" in features:
-        raise ConfigError(f"model={model} needs non-negative features, and features={features} has negative ones: "
-                          f"use features=tfidf, bow or binary with {model}, or another model with word2vec")
 
 # %% ../nbs/03_models.ipynb #7c3886a8
 def build_pipeline(cfg: Config, multilabel: bool = False) -> Pipeline:

@@ -9,10 +9,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 import yaml
-from .config import (PROJECT_ENV, RUNNER_PARAMS, ConfigError, declarations, experiment_notebook, experiments_dir,
-                            project_dir, typed_values)
+from .config import (PROJECT_ENV, RUNNER_PARAMS, ConfigError, check_combinations, declarations, experiment_notebook,
+                            experiments_dir, project_dir, typed_values)
 from .data import REGISTRY, dataset_from, sha256_file
-from .models import check_combinations
 
 # %% auto #0
 __all__ = ['parameter_table', 'read_params_file', 'check_data', 'validate', 'RunResult', 'sigterm_as_interrupt', 'start_run',
