@@ -61,7 +61,7 @@ bench: $(INSTALLED)  ## every benchmark in BENCHMARKS.md (serve_load needs wrk: 
 	$(BIN)/python benchmarks/serve_load.py
 
 constraints: $(INSTALLED)  ## re-pin the exact versions after changing requirements
-	$(BIN)/python -m pip freeze --exclude-editable | sed '1i # Exact versions seen to resolve together (pip check clean) on Python 3.11; `make` installs with -c constraints.txt.\n# Refresh: make constraints' > constraints.txt
+	$(BIN)/python -m pip freeze --exclude-editable | sed '1i # Exact versions seen to resolve together (pip check clean) on Python 3.11; `make` installs with -c constraints.txt.\n# Refresh: make constraints. jsonschema stays below 4.25: its format-nongpl extra adds rfc3987-syntax, which builds a grammar for 1.8 s at every import of nbformat (every run).' > constraints.txt
 
 clean:
 	rm -rf $(VENV) *.egg-info

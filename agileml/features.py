@@ -15,7 +15,8 @@ from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 # %% auto #0
-__all__ = ['TOKEN_PATTERN', 'tokenize', 'tfidf_features', 'stable_hash', 'TextColumn', 'Word2VecVectorizer', 'make_features']
+__all__ = ['TOKEN_PATTERN', 'tokenize', 'CompactTfidfVectorizer', 'tfidf_features', 'stable_hash', 'TextColumn',
+           'Word2VecVectorizer', 'make_features']
 
 # %% ../nbs/02_features.ipynb #4879ae04
 TOKEN_PATTERN = r"(?u)\b\w+\b|[£$€!]"
@@ -25,15 +26,30 @@ def tokenize(text: str, lowercase: bool = True) -> list[str]:
     return re.findall(TOKEN_PATTERN, text.lower() if lowercase else text)
 
 # %% ../nbs/02_features.ipynb #c11c8792
+class CompactTfidfVectorizer(TfidfVectorizer):
+    "scikit-learn's `TfidfVectorizer`, whose saved state holds the vocabulary as one string and an array of term ends."
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())        # a copy: object.__getstate__ may hand back the live __dict__
+        if isinstance(vocabulary := state.pop("vocabulary_", None), dict):
+            terms = sorted(vocabulary, key=vocabulary.__getitem__)          # indices are 0 .. n-1
+            state["terms_"], state["term_ends_"] = "".join(terms), np.cumsum([len(t) for t in terms], dtype=np.int64)
+        return state
+
+    def __setstate__(self, state: dict):
+        if "terms_" in state:
+            joined, ends = state.pop("terms_"), state.pop("term_ends_").tolist()
+            state["vocabulary_"] = {joined[a:b]: i for i, (a, b) in enumerate(zip([0] + ends[:-1], ends))}
+        super().__setstate__(state)
+
 def tfidf_features(ngram_max: int = 2, char_ngram_max: int = 0, min_df: int = 1, max_features: int = 0,
                    use_idf: bool = True, binary: bool = False):
     "Word (and optional char) n-gram tf-idf; `use_idf=False` gives length-normalised bag-of-words, `binary` 0/1 presence."
     kw = dict(lowercase=True, sublinear_tf=True, use_idf=use_idf, min_df=min_df, max_features=max_features or None,
               dtype=np.float32)
     if binary: kw.update(binary=True, use_idf=False, norm=None)
-    words = TfidfVectorizer(token_pattern=TOKEN_PATTERN, ngram_range=(1, ngram_max), **kw)
+    words = CompactTfidfVectorizer(token_pattern=TOKEN_PATTERN, ngram_range=(1, ngram_max), **kw)
     if not char_ngram_max: return words
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, char_ngram_max), **kw)
+    chars = CompactTfidfVectorizer(analyzer="char_wb", ngram_range=(2, char_ngram_max), **kw)
     return FeatureUnion([("words", words), ("chars", chars)])
 
 # %% ../nbs/02_features.ipynb #0df57d7a

@@ -296,8 +296,8 @@ def run_summary(c: MlflowClient, run_id: str) -> RunSummary:
     return RunSummary(run_id, {k: m[k] for k in SUMMARY if k in m}, ui_url(c, r))
 
 # %% ../nbs/05_tracking.ipynb #2c760e8d
-TRUSTED_TYPES = ["agileml.features.TextColumn", "agileml.features.Word2VecVectorizer", "agileml.models.NBSVMClassifier",
-                 "agileml.models.TagClassifier"]
+TRUSTED_TYPES = ["agileml.features.TextColumn", "agileml.features.CompactTfidfVectorizer", "agileml.features.Word2VecVectorizer",
+                 "agileml.models.NBSVMClassifier", "agileml.models.TagClassifier"]
 MODEL_FILE = "model.skops"
 TEXT_COLUMN = "text"
 
