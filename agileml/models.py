@@ -8,6 +8,7 @@ import inspect
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.model_selection import KFold
@@ -19,7 +20,7 @@ from .config import Config, ConfigError, check_combinations
 from .features import TextColumn, make_features
 
 # %% auto #0
-__all__ = ['NBSVMClassifier', 'make_classifier', 'TagClassifier', 'build_pipeline']
+__all__ = ['NBSVMClassifier', 'make_classifier', 'TagClassifier', 'build_pipeline', 'LinearTextScorer']
 
 # %% ../nbs/03_models.ipynb #d28bebe6
 class NBSVMClassifier(ClassifierMixin, BaseEstimator):
@@ -172,3 +173,49 @@ def build_pipeline(cfg: Config, multilabel: bool = False) -> Pipeline:
         options = cfg.as_dict()
         clf = TagClassifier(clf, top_k=options.get("top_k", 0), min_tags=options.get("min_tags", 0), seed=cfg.seed)
     return Pipeline([("text", TextColumn()), ("features", features), ("classifier", clf)])
+
+# %% ../nbs/03_models.ipynb #056d8ea9
+class LinearTextScorer:
+    "A fitted text -> tf-idf -> linear classifier pipeline folded into one weight row per term."
+    def __init__(self, analyzer, vocabulary: dict, idf, weights, intercept, sublinear: bool, binary: bool, l2: bool,
+                 softmax: bool | None):
+        self.analyzer, self.vocabulary, self.idf, self.weights, self.intercept = analyzer, vocabulary, idf, weights, intercept
+        self.sublinear, self.binary, self.l2, self.softmax = sublinear, binary, l2, softmax   # softmax None: decision scores
+
+    @classmethod
+    def compile(cls, pipeline) -> "LinearTextScorer | None":
+        "The scorer of `pipeline`, or None when it is not TextColumn -> word tf-idf/bag-of-words -> LinearSVC/LogisticRegression."
+        steps = [s for _, s in getattr(pipeline, "steps", [])]
+        if len(steps) != 3 or not isinstance(steps[0], TextColumn): return None
+        vec, clf = steps[1], steps[2]
+        if type(clf) not in (LinearSVC, LogisticRegression) or not isinstance(vec, TfidfVectorizer): return None
+        if vec.analyzer != "word" or vec.norm not in ("l2", None): return None
+        idf = vec.idf_ if vec.use_idf else np.ones(len(vec.vocabulary_))
+        softmax = None if isinstance(clf, LinearSVC) else len(clf.classes_) > 2
+        return cls(vec.build_analyzer(), vec.vocabulary_, idf.astype(vec.dtype), np.asarray(clf.coef_, np.float64).T,
+                   np.asarray(clf.intercept_, np.float64), vec.sublinear_tf, vec.binary, vec.norm == "l2", softmax)
+
+    def _features(self, texts: list[str]) -> sp.csr_matrix:
+        "The tf-idf rows of `texts`, as the vectorizer makes them (float32, like it)."
+        indices, counts, indptr = [], [], [0]
+        for text in texts:
+            seen = {}
+            for term in self.analyzer(text):
+                if (j := self.vocabulary.get(term)) is not None: seen[j] = seen.get(j, 0) + 1
+            indices += seen.keys(); counts += seen.values(); indptr.append(len(indices))
+        indices, tf = np.asarray(indices, dtype=np.int64), np.asarray(counts, dtype=self.idf.dtype)
+        if self.binary: tf[:] = 1
+        elif self.sublinear: tf = np.log(tf) + 1
+        data = tf * self.idf[indices]
+        if self.l2:                                    # row norms summed in float64, as scikit-learn's normalize does
+            rows = np.repeat(np.arange(len(texts)), np.diff(indptr))
+            norms = np.sqrt(np.bincount(rows, weights=data.astype(np.float64) ** 2, minlength=len(texts)))
+            data = (data / np.where(norms > 0, norms, 1)[rows]).astype(self.idf.dtype)
+        return sp.csr_matrix((data, indices, indptr), shape=(len(texts), len(self.idf)))
+
+    def scores(self, texts: list[str]) -> np.ndarray:
+        "What the pipeline's `predict_proba` (logistic regression) or `decision_function` (linear SVM) gives for `texts`."
+        s = self._features(texts) @ self.weights + self.intercept
+        if self.softmax is None: return s.ravel() if s.shape[1] == 1 else s
+        if not self.softmax: p = 1 / (1 + np.exp(-s.ravel())); return np.column_stack([1 - p, p])
+        e = np.exp(s - s.max(axis=1, keepdims=True)); return e / e.sum(axis=1, keepdims=True)

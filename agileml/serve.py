@@ -50,6 +50,12 @@ class ServedModel:
     run_id: str | None = None
     version: str | None = None        # registry version, when served as the champion
     info: dict = field(default_factory=dict)
+    scorer: object = field(init=False, repr=False)    # the compiled scorer, None where it does not cover the pipeline
+
+    def __post_init__(self):
+        from agileml.models import LinearTextScorer
+        self.scorer = LinearTextScorer.compile(self.pipeline)
+
 
     @property
     def classes(self) -> list[str]: return [str(c) for c in self.pipeline.classes_]
@@ -91,7 +97,8 @@ def score(model: ServedModel, texts: list[str]) -> list[dict]:
     "Label and per-class scores for each text (a tag model: its suggested tags with probabilities, best first), in one call."
     p = model.pipeline
     if model.tags: return _tag_scores(model, p.predict_proba(texts))
-    s = p.predict_proba(texts) if model.score_type == "probability" else p.decision_function(texts)
+    if model.scorer: s = model.scorer.scores(texts)
+    else: s = p.predict_proba(texts) if model.score_type == "probability" else p.decision_function(texts)
     s = np.asarray(s, dtype=np.float64)
     if s.ndim == 1: s = np.column_stack([-s, s])
     classes = model.classes
