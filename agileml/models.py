@@ -12,7 +12,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.model_selection import KFold
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -175,28 +175,15 @@ def build_pipeline(cfg: Config, multilabel: bool = False) -> Pipeline:
     return Pipeline([("text", TextColumn()), ("features", features), ("classifier", clf)])
 
 # %% ../nbs/03_models.ipynb #056d8ea9
-class LinearTextScorer:
-    "A fitted text -> tf-idf -> linear classifier pipeline folded into one weight row per term."
-    def __init__(self, analyzer, vocabulary: dict, idf, weights, intercept, sublinear: bool, binary: bool, l2: bool,
-                 softmax: bool | None):
-        self.analyzer, self.vocabulary, self.idf, self.weights, self.intercept = analyzer, vocabulary, idf, weights, intercept
-        self.sublinear, self.binary, self.l2, self.softmax = sublinear, binary, l2, softmax   # softmax None: decision scores
+class _TermWeights:
+    "One fitted tf-idf vectorizer with the classifier's weight rows of its terms: texts -> their share of the scores."
+    def __init__(self, vec: TfidfVectorizer, weights: np.ndarray):
+        self.analyzer, self.vocabulary, self.weights = vec.build_analyzer(), vec.vocabulary_, weights
+        self.idf = (vec.idf_ if vec.use_idf else np.ones(len(vec.vocabulary_))).astype(vec.dtype)
+        self.sublinear, self.binary, self.l2 = vec.sublinear_tf, vec.binary, vec.norm == "l2"
 
-    @classmethod
-    def compile(cls, pipeline) -> "LinearTextScorer | None":
-        "The scorer of `pipeline`, or None when it is not TextColumn -> word tf-idf/bag-of-words -> LinearSVC/LogisticRegression."
-        steps = [s for _, s in getattr(pipeline, "steps", [])]
-        if len(steps) != 3 or not isinstance(steps[0], TextColumn): return None
-        vec, clf = steps[1], steps[2]
-        if type(clf) not in (LinearSVC, LogisticRegression) or not isinstance(vec, TfidfVectorizer): return None
-        if vec.analyzer != "word" or vec.norm not in ("l2", None): return None
-        idf = vec.idf_ if vec.use_idf else np.ones(len(vec.vocabulary_))
-        softmax = None if isinstance(clf, LinearSVC) else len(clf.classes_) > 2
-        return cls(vec.build_analyzer(), vec.vocabulary_, idf.astype(vec.dtype), np.asarray(clf.coef_, np.float64).T,
-                   np.asarray(clf.intercept_, np.float64), vec.sublinear_tf, vec.binary, vec.norm == "l2", softmax)
-
-    def _features(self, texts: list[str]) -> sp.csr_matrix:
-        "The tf-idf rows of `texts`, as the vectorizer makes them (float32, like it)."
+    def features(self, texts: list[str]) -> sp.csr_matrix:
+        "The tf-idf rows of `texts`, as the vectorizer makes them (in its dtype, float32 here)."
         indices, counts, indptr = [], [], [0]
         for text in texts:
             seen = {}
@@ -213,9 +200,36 @@ class LinearTextScorer:
             data = (data / np.where(norms > 0, norms, 1)[rows]).astype(self.idf.dtype)
         return sp.csr_matrix((data, indices, indptr), shape=(len(texts), len(self.idf)))
 
+    def scores(self, texts: list[str]) -> np.ndarray: return self.features(texts) @ self.weights
+
+def _vectorizers(features) -> list | None:
+    "The tf-idf vectorizers whose outputs, side by side, are what `features` makes; None for any other featurizer."
+    if isinstance(features, TfidfVectorizer): return [features]
+    if isinstance(features, FeatureUnion) and not features.transformer_weights: 
+        parts = [t for _, t in features.transformer_list]
+        if all(isinstance(t, TfidfVectorizer) for t in parts): return parts
+    return None
+
+class LinearTextScorer:
+    "A fitted text -> tf-idf -> linear classifier pipeline folded into one weight row per term."
+    def __init__(self, parts: list[_TermWeights], intercept: np.ndarray, softmax: bool | None):
+        self.parts, self.intercept, self.softmax = parts, intercept, softmax    # softmax None: decision scores
+
+    @classmethod
+    def compile(cls, pipeline) -> "LinearTextScorer | None":
+        "The scorer of `pipeline`, or None unless it is TextColumn -> tf-idf/bag-of-words (words, chars) -> LinearSVC/LogisticRegression."
+        steps = [s for _, s in getattr(pipeline, "steps", [])]
+        if len(steps) != 3 or not isinstance(steps[0], TextColumn) or type(steps[2]) not in (LinearSVC, LogisticRegression): return None
+        vecs, clf = _vectorizers(steps[1]), steps[2]
+        if vecs is None or any(v.norm not in ("l2", None) for v in vecs): return None
+        W, ends = np.asarray(clf.coef_, np.float64).T, np.cumsum([len(v.vocabulary_) for v in vecs])
+        parts = [_TermWeights(v, W[end - len(v.vocabulary_):end]) for v, end in zip(vecs, ends)]
+        softmax = None if isinstance(clf, LinearSVC) else len(clf.classes_) > 2
+        return cls(parts, np.asarray(clf.intercept_, np.float64), softmax)
+
     def scores(self, texts: list[str]) -> np.ndarray:
         "What the pipeline's `predict_proba` (logistic regression) or `decision_function` (linear SVM) gives for `texts`."
-        s = self._features(texts) @ self.weights + self.intercept
+        s = sum(part.scores(texts) for part in self.parts) + self.intercept
         if self.softmax is None: return s.ravel() if s.shape[1] == 1 else s
         if not self.softmax: p = 1 / (1 + np.exp(-s.ravel())); return np.column_stack([1 - p, p])
         e = np.exp(s - s.max(axis=1, keepdims=True)); return e / e.sum(axis=1, keepdims=True)
