@@ -26,19 +26,29 @@ def tokenize(text: str, lowercase: bool = True) -> list[str]:
     return re.findall(TOKEN_PATTERN, text.lower() if lowercase else text)
 
 # %% ../nbs/02_features.ipynb #c11c8792
+def _pack_terms(vocabulary: dict) -> dict:
+    "A vocabulary (term -> index 0..n-1) as one string of its terms in index order: newline-joined, or with their ends."
+    keys = list(vocabulary)
+    terms = np.array(keys, dtype=object)[np.argsort(np.fromiter(vocabulary.values(), np.int64, len(keys)))].tolist()
+    joined = "\n".join(terms)
+    if joined.count("\n") == len(terms) - 1: return dict(terms_=joined)     # no term holds a newline: split on load
+    return dict(terms_="".join(terms), term_ends_=np.cumsum([len(t) for t in terms], dtype=np.int64))
+
+def _unpack_terms(terms_: str, term_ends_=None) -> dict:
+    "The vocabulary `_pack_terms` packed."
+    if term_ends_ is None: terms = terms_.split("\n")
+    else: ends = term_ends_.tolist(); terms = [terms_[a:b] for a, b in zip([0] + ends[:-1], ends)]
+    return dict(zip(terms, range(len(terms))))
+
 class CompactTfidfVectorizer(TfidfVectorizer):
-    "scikit-learn's `TfidfVectorizer`, whose saved state holds the vocabulary as one string and an array of term ends."
+    "scikit-learn's `TfidfVectorizer`, whose saved state holds the vocabulary as one string, not a dict of millions of items."
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())        # a copy: object.__getstate__ may hand back the live __dict__
-        if isinstance(vocabulary := state.pop("vocabulary_", None), dict):
-            terms = sorted(vocabulary, key=vocabulary.__getitem__)          # indices are 0 .. n-1
-            state["terms_"], state["term_ends_"] = "".join(terms), np.cumsum([len(t) for t in terms], dtype=np.int64)
+        if isinstance(vocabulary := state.pop("vocabulary_", None), dict): state.update(_pack_terms(vocabulary))
         return state
 
     def __setstate__(self, state: dict):
-        if "terms_" in state:
-            joined, ends = state.pop("terms_"), state.pop("term_ends_").tolist()
-            state["vocabulary_"] = {joined[a:b]: i for i, (a, b) in enumerate(zip([0] + ends[:-1], ends))}
+        if "terms_" in state: state["vocabulary_"] = _unpack_terms(state.pop("terms_"), state.pop("term_ends_", None))
         super().__setstate__(state)
 
 def tfidf_features(ngram_max: int = 2, char_ngram_max: int = 0, min_df: int = 1, max_features: int = 0,
