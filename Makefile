@@ -14,7 +14,8 @@ endif
 
 $(INSTALLED): settings.ini setup.py constraints.txt etc/jupyter/jupyter_server_config.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	# --no-compile: Python compiles what is imported when it is first imported, not all of every package now (48 s less)
+	$(BIN)/python -m pip install --quiet --no-compile --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	$(BIN)/python -m pip check
 	# Jupyter from this venv cleans a notebook as it saves it (nbdev's clean_jupyter; settings.ini: jupyter_hooks = True)
 	mkdir -p $(VENV)/etc/jupyter && cp etc/jupyter/jupyter_server_config.json $(VENV)/etc/jupyter/
@@ -41,7 +42,7 @@ lab: $(INSTALLED)  ## JupyterLab on nbs/ (started in nbs/: nbdev's save hook rea
 	cd nbs && ../$(BIN)/jupyter lab --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ui: $(INSTALLED)  ## MLflow's UI on http://127.0.0.1:5000 over the project's store (or MLFLOW_TRACKING_URI)
-	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns.db}" --host 127.0.0.1 --port $${PORT:-5000}
+	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns.db}" --host 127.0.0.1 --port $${PORT:-5000} --workers 1
 
 serve: $(INSTALLED)  ## the prediction service on http://127.0.0.1:8000 over the champion (docs at /docs)
 	$(BIN)/agileml serve
@@ -55,6 +56,7 @@ bench: $(INSTALLED)  ## every benchmark in BENCHMARKS.md (serve_load needs wrk: 
 	$(BIN)/python benchmarks/scaling.py
 	$(BIN)/python benchmarks/w2v_transform.py
 	$(BIN)/python benchmarks/notebook_overhead.py
+	$(BIN)/python benchmarks/recording.py
 	$(BIN)/python benchmarks/cli_validation.py
 	$(BIN)/python benchmarks/sweep_workers.py
 	command -v wrk >/dev/null || { echo "benchmarks/serve_load.py needs wrk: apt-get install wrk"; exit 1; }

@@ -262,7 +262,7 @@ ML_TEST_SCORE = [  # (section, test, status, evidence, how)
      "every run logs a per-class report and confusion matrix; nothing gates on them"),
     ("Model", "The model has been tested for considerations of inclusion", N, [], "not examined"),
     ("Infrastructure", "Training is reproducible", A, ["tests/test_lifecycle.py::test_reproduce_gives_identical_scores",
-                                                       "tests/test_train.py::test_word2vec_runs_are_recorded_and_repeatable"],
+                                                       "tests/test_train.py::test_the_same_tfidf_run_twice_gives_identical_metrics"],
      "`agileml reproduce` reruns a recorded run and CI checks the scores are identical"),
     ("Infrastructure", "Model specs are unit tested", A, ["nbs/03_models.ipynb", "nbs/00_config.ipynb"], "nbdev_test runs them on every change"),
     ("Infrastructure", "The ML pipeline is integration tested", A, ["tests/test_notebooks.py::test_experiment_smoke_run"],

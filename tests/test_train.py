@@ -92,13 +92,13 @@ def test_the_same_tfidf_run_twice_gives_identical_metrics(sms_tfidf_runs):
     assert {m: a["metrics"][m] for m in SCORES} == {m: b["metrics"][m] for m in SCORES}
 
 
-def test_word2vec_runs_are_recorded_and_repeatable(store):
+def test_word2vec_runs_are_recorded_and_learn(store):
+    "Repeatability of word2vec runs is test_lifecycle.py::test_reproduce_gives_identical_scores[w2v]."
     require_dataset("sms_spam")
     small = ("w2v_dim=32", "w2v_epochs=5")             # word2vec small enough to be quick, still well above the majority class
-    first, second = (train_json("dataset=sms_spam", "features=word2vec", "model=linear_svc", *small) for _ in range(2))
-    assert {m: first["metrics"][m] for m in SCORES} == {m: second["metrics"][m] for m in SCORES}
-    assert first["metrics"]["accuracy"] > 0.9
+    alone = train_json("dataset=sms_spam", "features=word2vec", "model=linear_svc", *small)
+    assert alone["metrics"]["accuracy"] > 0.9
     both = train_json("dataset=sms_spam", "features=tfidf+word2vec", "model=linear_svc", *small)
     recorded = {r.info.run_id: r for r in runs(store)}
     assert recorded[both["run_id"]].data.params["features"] == "tfidf+word2vec"
-    assert all(r.info.status == "FINISHED" for r in recorded.values()) and len(recorded) == 3
+    assert all(r.info.status == "FINISHED" for r in recorded.values()) and len(recorded) == 2
