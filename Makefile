@@ -14,8 +14,7 @@ endif
 
 $(INSTALLED): settings.ini setup.py constraints.txt etc/jupyter/jupyter_server_config.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# --no-compile: Python compiles what is imported when it is first imported, not all of every package now (48 s less)
-	$(BIN)/python -m pip install --quiet --no-compile --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	$(BIN)/python -m pip check
 	# Jupyter from this venv cleans a notebook as it saves it (nbdev's clean_jupyter; settings.ini: jupyter_hooks = True)
 	mkdir -p $(VENV)/etc/jupyter && cp etc/jupyter/jupyter_server_config.json $(VENV)/etc/jupyter/
