@@ -7,6 +7,15 @@ from agileml.tracking import client as store_client
 
 ROOT = Path(__file__).resolve().parent.parent
 AGILEML = str(Path(sys.executable).parent / "agileml")
+# `make test` runs pytest with `-n 2 --dist loadfile`: xdist hands each worker whole files in collection order. The files
+# that take longest (`--durations` of a full run, 2026-12-02) go first, so the two workers finish at about the same time.
+LONGEST_FIRST = ["test_project.py", "test_sweep.py", "test_lifecycle.py", "test_train.py", "test_tags.py",
+                 "test_notebooks.py", "test_serve.py", "test_lab.py"]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))     # stable: a file's tests keep their order
 
 
 @pytest.fixture
