@@ -1,5 +1,6 @@
 "Shared fixtures: a throwaway MLflow store per test, the agileml command, and the shared datasets."
 import json, os, shutil, socket, subprocess, sys
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 import pytest
@@ -61,6 +62,11 @@ def train_json(*params):
     "`agileml train -p ... --json`, which must finish; its JSON result."
     args = [a for p in params for a in ("-p", p)]
     return json.loads(agileml("train", *args, "--json", check=0).stdout)
+
+
+def train_json_all(*param_sets):
+    "`train_json` of each set of parameters, all at once (a store takes concurrent runs); their results in order."
+    with ThreadPoolExecutor(len(param_sets)) as pool: return list(pool.map(lambda params: train_json(*params), param_sets))
 
 
 def require_dataset(name):

@@ -3,7 +3,7 @@ import json, os, signal, subprocess, time
 from pathlib import Path
 import mlflow, pytest
 from mlflow.tracking import MlflowClient
-from conftest import AGILEML, ROOT, cli, free_port, module_store, require_dataset, runs, train_json
+from conftest import AGILEML, ROOT, cli, free_port, module_store, require_dataset, runs, train_json, train_json_all
 
 
 @pytest.fixture(scope="module")
@@ -11,8 +11,8 @@ def lab(tmp_path_factory):
     "A store with three finished runs on the offline dataset: tf-idf, word2vec, and tf-idf on another split."
     with module_store(tmp_path_factory, "lab") as uri:
         small = "dataset=pang_lee_polarity"
-        made = dict(tfidf=train_json(small), w2v=train_json(small, "features=word2vec", "w2v_dim=16", "w2v_min_count=1"),
-                    other_split=train_json(small, "seed=7"))
+        made = dict(zip(("tfidf", "w2v", "other_split"),
+                        train_json_all((small,), (small, "features=word2vec", "w2v_dim=16", "w2v_min_count=1"), (small, "seed=7"))))
     return uri, {k: v["run_id"] for k, v in made.items()}
 
 

@@ -5,7 +5,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from conftest import AGILEML, ROOT, cli, free_port, module_store, train_json
+from conftest import AGILEML, ROOT, cli, free_port, module_store, train_json_all
 
 LIMITS = ["--max-texts", "5", "--max-chars", "200", "--reload-seconds", "1"]
 
@@ -37,8 +37,9 @@ def service(tmp_path_factory):
     "A store whose champion is a tf-idf model, two more runs to promote later, and the service over it."
     with module_store(tmp_path_factory, "serve") as uri:
         small = "dataset=pang_lee_polarity"
-        runs = dict(tfidf=train_json(small, "model=linear_svc"), logreg=train_json(small, "model=logreg"),
-                    w2v=train_json(small, "features=word2vec", "w2v_dim=16", "w2v_min_count=1"))
+        made = train_json_all((small, "model=linear_svc"), (small, "model=logreg"),
+                              (small, "features=word2vec", "w2v_dim=16", "w2v_min_count=1"))
+        runs = dict(zip(("tfidf", "logreg", "w2v"), made))
         cli("promote", runs["tfidf"]["run_id"], check=0)
         proc, url = start_server(*LIMITS)
         try: yield dict(uri=uri, url=url, runs={k: v["run_id"] for k, v in runs.items()})

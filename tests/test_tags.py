@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import cli, module_store, require_dataset, train_json
+from conftest import cli, module_store, require_dataset, train_json, train_json_all
 from test_serve import start_server, stop, post
 
 TAG_METRICS = {"micro_f1", "macro_f1", "samples_f1", "accuracy", "hamming_loss", "precision_at_1", "precision_at_3",
@@ -30,8 +30,9 @@ def tagged(tmp_path_factory, reuters_sample):
     pd.DataFrame({"text": [t for t, _ in reuters_sample], "topics": ["|".join(ts) for _, ts in reuters_sample]}).to_csv(csv, index=False)
     jsonl.write_text("".join(json.dumps({"text": t, "topics": ts}) + "\n" for t, ts in reuters_sample))
     with module_store(tmp_path_factory, "tags-store") as uri:
-        yield dict(uri=uri, csv=train_json(f"dataset={csv}", "label_column=topics", "label_separator=|", "ngram_max=1"),
-                   jsonl=train_json(f"dataset={jsonl}", "label_column=topics", "ngram_max=1"))
+        made = train_json_all((f"dataset={csv}", "label_column=topics", "label_separator=|", "ngram_max=1"),
+                              (f"dataset={jsonl}", "label_column=topics", "ngram_max=1"))
+        yield dict(uri=uri, csv=made[0], jsonl=made[1])
 
 
 def test_a_multi_label_csv_and_jsonl_train_with_tag_metrics_and_the_same_fingerprint(tagged, tmp_path):

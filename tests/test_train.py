@@ -3,7 +3,7 @@ import json
 import nbformat
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import ROOT, agileml, module_store, require_dataset, runs, train_json
+from conftest import ROOT, agileml, module_store, require_dataset, runs, train_json, train_json_all
 from agileml.data import load_registry, sha256_file
 SCORES = ("accuracy", "macro_f1", "mcc")        # what a single-label run is scored by
 
@@ -74,7 +74,7 @@ def sms_tfidf_runs(tmp_path_factory):
     "Two identical tf-idf + linear SVM runs on the SMS Spam Collection."
     require_dataset("sms_spam")
     with module_store(tmp_path_factory, "sms") as uri:
-        return uri, [train_json("dataset=sms_spam", "features=tfidf", "model=linear_svc") for _ in range(2)]
+        return uri, train_json_all(*[("dataset=sms_spam", "features=tfidf", "model=linear_svc")] * 2)
 
 
 def test_sms_spam_tfidf_linear_svc_reaches_the_floor(sms_tfidf_runs):
