@@ -217,7 +217,7 @@ def _reproduction_warnings(orig, new) -> list[str]:
 
 def reproduce(run_id: str, progress: bool = False) -> dict:
     "Run a recorded run again with its parameters; whether every score is identical, and what differs."
-    from agileml.tracking import SCORES, get_run
+    from agileml.tracking import SCORES, get_run, run_scores
     orig = get_run(run_id)
     if not orig.data.params: raise ConfigError(f"run {orig.info.run_id} recorded no parameters, so it cannot be reproduced")
     stem = Path(orig.data.tags.get("agileml.notebook", "train.ipynb")).stem
@@ -227,5 +227,5 @@ def reproduce(run_id: str, progress: bool = False) -> dict:
              if orig.data.metrics.get(m) != new.data.metrics.get(m)}
     return dict(original=orig.info.run_id, reproduction=result.run_id, status=result.status,
                 identical=result.status == "FINISHED" and not diffs, metric_differences=diffs,
-                metrics={m: new.data.metrics[m] for m in SCORES if m in new.data.metrics}, warnings=_reproduction_warnings(orig, new),
+                metrics=run_scores(new), warnings=_reproduction_warnings(orig, new),
                 notebook=result.notebook)

@@ -71,11 +71,11 @@ class ServedModel:
 
 def _from_run(run_id: str, version: str | None = None) -> ServedModel:
     "The model of a recorded run, checked against its sha256, with its lineage."
-    from agileml.tracking import SCORES, get_run, load_model
+    from agileml.tracking import get_run, load_model, run_scores
     run = get_run(run_id)
     t = run.data.tags
     info = dict(dataset=t.get("agileml.dataset"), data_fingerprint=t.get("agileml.data_fingerprint"),
-                metrics={m: run.data.metrics[m] for m in SCORES if m in run.data.metrics}, git_commit=t.get("agileml.git_commit"),
+                metrics=run_scores(run), git_commit=t.get("agileml.git_commit"),
                 trained_at=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime((run.info.end_time or 0) / 1000)))
     return ServedModel(load_model(run.info.run_id), run.info.run_id, version, info)
 

@@ -23,11 +23,11 @@ __all__ = ['EXPERIMENT', 'MODEL_DIR', 'NOTEBOOK_DIR', 'EXPERIMENT_TAGS', 'KEY_PA
            'LOST', 'RUN_STATUSES', 'MODEL_NAME', 'CHAMPION', 'CHAMPION_TAG', 'tracking_uri', 'client', 'experiment_id',
            'code_version', 'package_versions', 'provenance_tags', 'owner_tags', 'owner_alive', 'keep_alive',
            'kernel_notebook', 'notebook_tags', 'executed_cells', 'TrainingRun', 'ui_url', 'RunSummary', 'run_summary',
-           'text_frame', 'text_signature', 'log_model', 'ModelError', 'read_model', 'load_model', 'get_run',
-           'mark_lost_runs', 'champion_version', 'list_runs', 'artifact_path', 'notebook_artifacts', 'source_notebook',
-           'describe_run', 'compare_runs', 'PromotionRefused', 'verify_model_file', 'integrity_failures',
-           'baseline_failures', 'comparison_failures', 'move_champion', 'promote', 'rollback', 'champion_info',
-           'analysed_run', 'recorded_test_rows']
+           'text_frame', 'text_signature', 'log_model', 'ModelError', 'read_model', 'load_model', 'run_scores',
+           'get_run', 'mark_lost_runs', 'champion_version', 'list_runs', 'artifact_path', 'notebook_artifacts',
+           'source_notebook', 'describe_run', 'compare_runs', 'PromotionRefused', 'verify_model_file',
+           'integrity_failures', 'baseline_failures', 'comparison_failures', 'move_champion', 'promote', 'rollback',
+           'champion_info', 'analysed_run', 'recorded_test_rows']
 
 # %% ../nbs/05_tracking.ipynb #f7cee3fc
 EXPERIMENT = "agileml"
@@ -344,6 +344,10 @@ def load_model(run_id: str):
 # %% ../nbs/05_tracking.ipynb #e6ebbd55
 SCORES = ("accuracy", "macro_f1", "mcc", "micro_f1", "samples_f1")   # what judges a model (the last two: tags); fit_seconds etc. describe the run
 
+def run_scores(run) -> dict:
+    "The SCORES a recorded run has (a single-label run has no tag scores, and a tag run no accuracy)."
+    return {m: run.data.metrics[m] for m in SCORES if m in run.data.metrics}
+
 def _all_runs(c: MlflowClient, filter_string: str = "", order_by=None, max_results: int = 50000) -> list:
     "Runs of the agileml experiment (none when the store has no such experiment yet), after marking lost ones KILLED."
     exp = c.get_experiment_by_name(EXPERIMENT)
@@ -581,7 +585,7 @@ def champion_info() -> dict:
                 dataset=run.data.tags.get("agileml.dataset"), data_fingerprint=run.data.tags.get("agileml.data_fingerprint"),
                 git_commit=run.data.tags.get("agileml.git_commit"), git_dirty=run.data.tags.get("agileml.git_dirty"),
                 executed_notebook=notebook_artifacts(run)[0], model=champ.source,
-                params=dict(sorted(run.data.params.items())), metrics={m: run.data.metrics[m] for m in SCORES if m in run.data.metrics})
+                params=dict(sorted(run.data.params.items())), metrics=run_scores(run))
 
 # %% ../nbs/05_tracking.ipynb #97d44a0a
 def analysed_run(run_id: str = ""):

@@ -1,8 +1,9 @@
-"Shared fixtures: a throwaway MLflow store per test, the agileml command, and the shared datasets."
-import json, os, shutil, socket, subprocess, sys
+"Shared fixtures: a throwaway MLflow store per test, the agileml command and service, and the shared datasets."
+import json, os, shutil, signal, socket, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+import httpx
 import pytest
 from agileml.tracking import client as store_client
 
@@ -109,3 +110,29 @@ def copy(tmp_path):
     for cmd in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
         subprocess.run(["git", *cmd], cwd=dst, check=True, capture_output=True)
     return dst
+
+
+def start_server(*args, env=None):
+    "`agileml serve` on a free loopback port; (process, base URL) once it is ready."
+    port = free_port()
+    proc = subprocess.Popen([AGILEML, "serve", "--port", str(port), *args], cwd=ROOT, env=env or os.environ.copy(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    url, deadline = f"http://127.0.0.1:{port}", time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"{url}/ready", timeout=2).status_code == 200: return proc, url
+        except httpx.HTTPError: pass
+        time.sleep(0.3)
+    stop(proc)
+    raise AssertionError(f"server did not become ready: {proc.stderr.read()[-2000:] if proc.stderr else ''}")
+
+
+def stop(proc):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try: proc.wait(timeout=30)
+        except subprocess.TimeoutExpired: os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+
+
+def post(url, path, **kw):
+    return httpx.post(f"{url}{path}", timeout=30, **kw)

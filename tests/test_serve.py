@@ -1,35 +1,13 @@
 "The production service under uvicorn on loopback: predictions, explanations, bad input, fuzzing, hot reload."
-import json, os, signal, subprocess, threading, time
+import json, os, subprocess, threading, time
 from pathlib import Path
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from conftest import AGILEML, ROOT, cli, free_port, module_store, train_json_all
+from conftest import AGILEML, ROOT, cli, free_port, module_store, post, start_server, stop, train_json_all
 
 LIMITS = ["--max-texts", "5", "--max-chars", "200", "--reload-seconds", "1"]
-
-
-def start_server(*args, env=None):
-    "`agileml serve` on a free loopback port; (process, base URL) once it is ready."
-    port = free_port()
-    proc = subprocess.Popen([AGILEML, "serve", "--port", str(port), *args], cwd=ROOT, env=env or os.environ.copy(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    url, deadline = f"http://127.0.0.1:{port}", time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200: return proc, url
-        except httpx.HTTPError: pass
-        time.sleep(0.3)
-    stop(proc)
-    raise AssertionError(f"server did not become ready: {proc.stderr.read()[-2000:] if proc.stderr else ''}")
-
-
-def stop(proc):
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try: proc.wait(timeout=30)
-        except subprocess.TimeoutExpired: os.killpg(proc.pid, signal.SIGKILL); proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +22,6 @@ def service(tmp_path_factory):
         proc, url = start_server(*LIMITS)
         try: yield dict(uri=uri, url=url, runs={k: v["run_id"] for k, v in runs.items()})
         finally: stop(proc)
-
-
-def post(url, path, **kw):
-    return httpx.post(f"{url}{path}", timeout=30, **kw)
 
 
 def test_predict_scores_every_text_with_every_class(service, monkeypatch):

@@ -4,8 +4,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import cli, module_store, require_dataset, train_json, train_json_all
-from test_serve import start_server, stop, post
+from conftest import cli, module_store, post, require_dataset, start_server, stop, train_json, train_json_all
 
 TAG_METRICS = {"micro_f1", "macro_f1", "samples_f1", "accuracy", "hamming_loss", "precision_at_1", "precision_at_3",
                "ece_top1", "coverage_at_precision"}
