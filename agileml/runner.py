@@ -14,8 +14,8 @@ from .config import (PROJECT_ENV, RUNNER_PARAMS, ConfigError, check_combinations
 from .data import REGISTRY, dataset_from, sha256_file
 
 # %% auto #0
-__all__ = ['KERNEL_ARGUMENTS', 'parameter_table', 'read_params_file', 'check_data', 'validate', 'RunResult',
-           'sigterm_as_interrupt', 'start_run', 'run_notebook', 'new_experiment', 'reproduce']
+__all__ = ['parameter_table', 'read_params_file', 'check_data', 'validate', 'RunResult', 'sigterm_as_interrupt', 'start_run',
+           'run_notebook', 'new_experiment', 'reproduce']
 
 # %% ../nbs/06_runner.ipynb #0411bfbc
 def parameter_table(notebook: str = "train") -> list[dict]:
@@ -70,18 +70,16 @@ class RunResult:
     def to_dict(self) -> dict: return asdict(self)
 
 # %% ../nbs/06_runner.ipynb #f6152110
-KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR",        # no start-up chatter
-                    "--HistoryManager.hist_file=:memory:"]   # no IPython history database, as nbclient does
-
 @contextmanager
-def _kernel(cwd: Path):
-    "A python3 kernel for the project, starting in `cwd` at once (papermill waits until it is ready); shut down after."
-    from jupyter_client.manager import KernelManager
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel(cwd=str(cwd), extra_arguments=KERNEL_ARGUMENTS, env={**os.environ, PROJECT_ENV: str(project_dir())})
-    try: yield km
-    finally:     # from a thread of its own: after Ctrl-C this thread's event loop still holds papermill's unfinished reads
-        stopper = threading.Thread(target=km.shutdown_kernel, kwargs=dict(now=True)); stopper.start(); stopper.join()
+def _environ(**values):
+    "Set environment variables for the kernels started inside, restoring them after."
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try: yield
+    finally:
+        for k, v in old.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
 
 # %% ../nbs/06_runner.ipynb #fd8399ee
 def _attach_notebook(client, run_id: str, executed: Path):
@@ -93,12 +91,13 @@ def _attach_notebook(client, run_id: str, executed: Path):
     html.write_text(HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))[0], "utf-8")
     client.log_artifact(run_id, str(html), "notebook")
 
-def _execute(nb: Path, executed: Path, parameters: dict, progress: bool, km) -> str:
-    "Run the notebook with papermill in the kernel of `km`; '' when it finished, else what failed."
+def _execute(nb: Path, executed: Path, parameters: dict, progress: bool) -> str:
+    "Run the notebook with papermill; '' when it finished, else what failed."
     import papermill
     try:
-        papermill.execute_notebook(str(nb), str(executed), parameters=parameters, kernel_name="python3", km=km,
-                                   progress_bar=progress, log_output=False)
+        papermill.execute_notebook(str(nb), str(executed), parameters=parameters, kernel_name="python3",
+                                   progress_bar=progress, cwd=str(nb.parent), log_output=False,
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])   # no start-up chatter
     except papermill.PapermillExecutionError as e:
         return f"cell {e.exec_count} raised {e.ename}: {e.evalue}"
     return ""
@@ -135,14 +134,13 @@ def run_notebook(notebook: str = "train", params: dict | None = None, progress: 
     "Validate `params`, execute the experiment notebook with them, and record it as one MLflow run."
     nb = experiment_notebook(notebook)
     values = validate(nb, params or {})
-    with tempfile.TemporaryDirectory() as tmp:
+    client, run_id = start_run(nb, _run_name(nb, values), tags)
+    with tempfile.TemporaryDirectory() as tmp, _environ(MLFLOW_TRACKING_URI=client.tracking_uri, **{PROJECT_ENV: str(project_dir())}):
         executed = Path(tmp) / nb.name
-        with _kernel(nb.parent) as km:        # it starts while the run is created: a second or two off every run
-            client, run_id = start_run(nb, _run_name(nb, values), tags)
-            try:
-                with sigterm_as_interrupt(): error = _execute(nb, executed, {**values, "run_id": run_id}, progress, km)
-                status = "FAILED" if error else "FINISHED"
-            except KeyboardInterrupt: error, status = "interrupted (Ctrl-C or SIGTERM)", "KILLED"
+        try:
+            with sigterm_as_interrupt(): error = _execute(nb, executed, {**values, "run_id": run_id}, progress)
+            status = "FAILED" if error else "FINISHED"
+        except KeyboardInterrupt: error, status = "interrupted (Ctrl-C or SIGTERM)", "KILLED"
         if executed.exists(): _attach_notebook(client, run_id, executed)
         if error: _mark_failed(client, run_id, error)
         client.set_terminated(run_id, status)
