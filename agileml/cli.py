@@ -10,8 +10,9 @@ import typer
 from .config import PROJECT_ENV, UserError, locate_project, parse_param_strings
 
 # %% auto #0
-__all__ = ['app', 'new_app', 'runs_app', 'run', 'train', 'params', 'new_experiment', 'runs', 'runs_show', 'runs_compare',
-           'reproduce', 'promote', 'rollback', 'champion', 'sweep', 'audit', 'serve', 'predict', 'main']
+__all__ = ['app', 'new_app', 'runs_app', 'decisions_app', 'feedback_app', 'run', 'train', 'params', 'new_experiment', 'runs',
+           'runs_show', 'runs_compare', 'reproduce', 'promote', 'rollback', 'champion', 'sweep', 'audit', 'serve',
+           'predict', 'decisions', 'decisions_show', 'decisions_stats', 'feedback_export', 'main']
 
 # %% ../nbs/07_cli.ipynb #3bd89784
 app = typer.Typer(help="agileml: text classification from research notebooks to production.",
@@ -96,10 +97,13 @@ def new_experiment(name: str = typer.Argument(..., help="the experiment's name: 
     typer.echo(f"run it: agileml run {name} -p dataset=sms_spam; its parameters: agileml params {name}")
 
 # %% ../nbs/07_cli.ipynb #65908813
+def _cell(v) -> str:
+    "A value for a table: floats to 4 places, None (or NaN) as '-'."
+    return "-" if v is None or v != v else f"{v:.4f}" if isinstance(v, float) else str(v)
+
 def _table(rows: list[dict], columns: list[str]) -> str:
     "Rows as an aligned text table; floats to 4 places, None as '-'."
-    fmt = lambda v: "-" if v is None or v != v else f"{v:.4f}" if isinstance(v, float) else str(v)
-    cells = [[fmt(r[c]) for c in columns] for r in rows]
+    cells = [[_cell(r[c]) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in [columns, *cells])
 
@@ -286,13 +290,23 @@ def serve(model: str = typer.Option("champion", help="'champion', a run id, or a
           workers: int = typer.Option(1, help="worker processes"),
           max_texts: int = typer.Option(1000, help="most texts in one request"),
           max_chars: int = typer.Option(10_000, help="longest text, in characters"),
-          reload_seconds: float = typer.Option(5.0, help="how often to look for a new champion")):
-    "Serve a model over HTTP: /v1/predict, /v1/explain, /v1/model, /health, /ready, /docs."
+          reload_seconds: float = typer.Option(5.0, help="how often to look for a new champion"),
+          decision_log: str = typer.Option("", help="SQLAlchemy URL of the decision log (default: $AGILEML_DECISIONS_URL, "
+                                           "else decisions.db beside the tracking store); 'off' logs nothing"),
+          log_text: str = typer.Option("true", metavar="true|false", help="log each text; false logs only its sha256"),
+          token: str = typer.Option("", envvar="AGILEML_SERVE_TOKEN", show_default=False,
+                                    help="bearer token for /v1/feedback and /v1/decisions (or $AGILEML_SERVE_TOKEN); none: they are closed")):
+    "Serve a model over HTTP: /v1/predict, /v1/explain, /v1/feedback, /v1/decisions/{id}, /v1/model, /health, /ready, /docs."
     import uvicorn
-    from agileml.serve import ServeSettings, load_served
+    from agileml.decisions import open_log
+    from agileml.serve import ServeSettings, _typed, load_served
     if workers < 1 or not 0 < port < 65536: raise UserError("--workers must be >= 1 and --port between 1 and 65535")
-    settings = ServeSettings(model=model, max_texts=max_texts, max_chars=max_chars, reload_seconds=reload_seconds)
+    try: logs_text = _typed(bool, log_text)
+    except UserError: raise UserError(f"--log-text={log_text}: give true or false") from None
+    settings = ServeSettings(model=model, max_texts=max_texts, max_chars=max_chars, reload_seconds=reload_seconds,
+                             decision_log=decision_log, log_text=logs_text, token=token)
     load_served(model)                       # a model that cannot be served fails here, with its reason
+    if decision_log != "off": open_log(decision_log or None).dispose()     # and so does a decision log it cannot open
     os.environ.update(settings.to_env())     # the worker processes read their settings from here
     uvicorn.run("agileml.serve:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
 
@@ -307,6 +321,96 @@ def predict(source: str = typer.Argument(..., help="CSV, TSV or JSONL file with 
     from agileml.serve import load_served, predict_file
     n = predict_file(load_served(model), source, output, text_column, batch_size, progress=sys.stderr.isatty())
     if output != "-": typer.echo(f"scored {n} rows into {output}", err=True)
+
+# %% ../nbs/07_cli.ipynb #10122559
+decisions_app = typer.Typer(help="The decision log: what the service suggested, and what curators did with it.")
+app.add_typer(decisions_app, name="decisions")
+feedback_app = typer.Typer(help="Curators' verdicts as training data.", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
+_LOG = typer.Option(None, "--decision-log", help="SQLAlchemy URL of the decision log (default: $AGILEML_DECISIONS_URL, "
+                    "else decisions.db beside the tracking store)")
+_SINCE = typer.Option(None, help="only decisions since this ISO date/time (UTC) or age (30m, 12h, 7d)")
+_MODEL = typer.Option(None, "--model", help="only decisions of this model version (or run id)")
+
+def _log(url: str | None):
+    from agileml.decisions import open_log
+    return open_log(url, create=False)
+
+def _verdict(v: dict | None) -> str:
+    "A verdict in a few words."
+    if v is None: return "-"
+    return " ".join(f"{sign}{t}" for sign, key in (("+", "accepted"), ("-", "rejected"), ("++", "added")) for t in v[key])
+
+@decisions_app.callback(invoke_without_command=True)
+@_friendly
+def decisions(ctx: typer.Context, since: Optional[str] = _SINCE, model: Optional[str] = _MODEL,
+              limit: int = typer.Option(50, help="at most this many, newest first"),
+              as_json: bool = typer.Option(False, "--json", help="print as JSON"), decision_log: Optional[str] = _LOG):
+    "The newest decisions: when, which model, what was suggested, and the curation (+accepted -rejected ++added)."
+    if ctx.invoked_subcommand: return
+    from agileml.decisions import list_decisions
+    rows = list_decisions(_log(decision_log), since, model, limit)
+    shown = [dict(decision=r["decision_id"], at=r["at"][:19], model=r["model_version"] or (r["run_id"] or "-")[:8],
+                  suggested=", ".join(r["suggested"]), curator=r["curator"] or "-", verdict=_verdict(r["verdict"])) for r in rows]
+    _emit(rows, as_json, _table(shown, ["decision", "at", "model", "suggested", "curator", "verdict"]) if rows else "no decisions match")
+
+@decisions_app.command("show")
+@_friendly
+def decisions_show(decision_id: str = typer.Argument(..., help="the decision_id the service returned"),
+                   as_json: bool = typer.Option(False, "--json", help="print as JSON"), decision_log: Optional[str] = _LOG,
+                   top: int = typer.Option(5, help="features listed towards and against each label")):
+    "One decision: its model, text, suggestions and scores, the explanation recomputed from its model, and its curation."
+    from agileml.decisions import explanation, get_decision
+    d = get_decision(_log(decision_log), decision_id)
+    d["explanation"], d["explanation_missing"] = explanation(d, top=top)
+    _emit(d, as_json, _decision_text(d))
+
+def _decision_text(d: dict) -> str:
+    "A decision for people."
+    lines = [f"decision {d['decision_id']} at {d['at']} by model version {_or_not_recorded(d['model']['version'])} "
+             f"(run {_or_not_recorded(d['model']['run_id'])})",
+             f"text: {d['text'] if d['text'] is not None else '(not logged; sha256 ' + d['text_sha256'] + ')'}",
+             f"suggested: {', '.join(d['suggested'])}"]
+    e = d["explanation"]
+    if e is None: lines.append(f"explanation: {d['explanation_missing']}")
+    for part in ([e] if e and "label" in e else e["tags"] if e else []):
+        name = part.get("label") or part.get("tag")
+        lines.append(f"why {name}: " + ", ".join(f["feature"] for f in part["towards"])
+                     + ("; against: " + ", ".join(f["feature"] for f in part["against"]) if part["against"] else ""))
+    lines += [f"curation: {_verdict(v)} by {v['curator']} at {v['at']}" for v in d["history"]] or ["curation: none yet"]
+    return "\n".join(lines)
+
+@decisions_app.command("stats")
+@_friendly
+def decisions_stats(model: Optional[str] = _MODEL, since: Optional[str] = _SINCE,
+                    as_json: bool = typer.Option(False, "--json", help="print as JSON"), decision_log: Optional[str] = _LOG):
+    "Per model version and label or tag: suggestions, curated, accepted, rejected, added; acceptance rate, online precision and recall."
+    from agileml.decisions import decision_stats
+    stats = decision_stats(_log(decision_log), model, since)
+    if not stats: raise UserError("no decisions match" + (f" model {model}" if model else "") + (f" since {since}" if since else ""))
+    _emit(stats, as_json, "\n\n".join(_stats_text(m) for m in stats))
+
+def _stats_text(m: dict) -> str:
+    "One model version's online numbers for people."
+    head = (f"model version {_or_not_recorded(m['model_version'])} (run {_or_not_recorded(m['run_id'])}), {m['first'][:19]} to "
+            f"{m['last'][:19]}: {m['decisions']} decisions, {m['curated']} curated, acceptance rate "
+            f"{_cell(m['acceptance_rate'])}")
+    rows = [dict(label=name, **c) for name, c in m["labels"].items()]
+    rows.append(dict(label="(all)", suggested=m["suggestions"], curated=m["curated"], **{k: m[k] for k in
+                     ("accepted", "rejected", "added", "precision", "recall")}))
+    return head + "\n" + _table(rows, ["label", "suggested", "curated", "accepted", "rejected", "added", "precision", "recall"])
+
+@feedback_app.command("export")
+@_friendly
+def feedback_export(output: str = typer.Option(..., "-o", "--output", help="the JSONL dataset file to write"),
+                    since: Optional[str] = _SINCE, model: Optional[str] = _MODEL, decision_log: Optional[str] = _LOG,
+                    as_json: bool = typer.Option(False, "--json", help="print as JSON")):
+    "Write the curated decisions as a JSONL dataset (text, label: the corrected label or accepted + added tags) to train on."
+    from agileml.decisions import export_feedback
+    d = export_feedback(_log(decision_log), output, since, model)
+    _emit(d, as_json, f"wrote {d['rows']} curated examples ({d['task']}-label) to {d['path']}, fingerprint {d['fingerprint']}"
+          + (f"; {d['without_text']} curated decisions had no logged text" if d["without_text"] else "")
+          + f"\ntrain with them: agileml train -p extra_data={d['path']}")
 
 # %% ../nbs/07_cli.ipynb #b3ceb826
 def main():

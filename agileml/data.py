@@ -15,7 +15,7 @@ from .config import UserError
 __all__ = ['TASKS', 'FILE_FORMATS', 'PACKAGE_DATA', 'REUTERS_STORY', 'REGISTRY', 'DATASET_PARAMS', 'DataError', 'fingerprint',
            'Dataset', 'labels_for_task', 'load_file', 'read_texts', 'load_folder', 'Source', 'RegistryEntry',
            'data_home', 'sha256_file', 'fetch', 'load_registry', 'load_dataset', 'dataset_from', 'Split',
-           'split_dataset']
+           'split_dataset', 'extra_datasets']
 
 # %% ../nbs/01_data.ipynb #be623a59
 class DataError(UserError):
@@ -37,6 +37,7 @@ class Dataset:
     labels: list[str]
     split: list[str] | None = None  # 'train' / 'test' per row, for datasets that publish a split
     source: str = ""                # where it was read from
+    min_classes: int = field(default=2, repr=False)   # 1 for rows added to another dataset's training part
     fingerprint: str = field(init=False)
 
     def __post_init__(self):
@@ -79,7 +80,7 @@ def _validate(ds: Dataset):
     if unlabelled:
         raise DataError(f"{where}: {len(unlabelled)} row(s) have " + ("an empty tag" if multi else "no label")
                         + f" (rows {_rows(unlabelled)})")
-    if len(set(_flat(ds.labels))) < 2:
+    if len(set(_flat(ds.labels))) < ds.min_classes:
         raise DataError(f"{where}: every row has the label {next(_flat(ds.labels), None)!r}; "
                         "a classifier needs at least two classes")
 
@@ -187,7 +188,7 @@ def _read_table(text: str, fmt: str, path, text_column: str, label_column: str, 
 
 # %% ../nbs/01_data.ipynb #419d8983
 def load_file(path, text_column: str = "text", label_column: str = "label", fmt: str | None = None,
-              header: bool = True, label_separator: str = "", task: str = "auto") -> Dataset:
+              header: bool = True, label_separator: str = "", task: str = "auto", min_classes: int = 2) -> Dataset:
     "A `Dataset` from a CSV, TSV, JSONL or fastText file; `fmt` defaults to the file's suffix."
     path = Path(path)
     fmt = fmt or FILE_FORMATS.get(path.suffix.lower())
@@ -197,7 +198,7 @@ def load_file(path, text_column: str = "text", label_column: str = "label", fmt:
     text = _read_text(path)
     if fmt == "fasttext": texts, labels = _read_fasttext(text, path)
     else: texts, labels = _read_table(text, fmt, path, text_column, label_column, header, label_separator)
-    return Dataset(str(path), texts, labels_for_task(labels, task, str(path)), source=str(path))
+    return Dataset(str(path), texts, labels_for_task(labels, task, str(path)), source=str(path), min_classes=min_classes)
 
 # %% ../nbs/01_data.ipynb #3bd5fa13
 def read_texts(path, text_column: str = "text") -> pd.DataFrame:
@@ -458,12 +459,14 @@ class Split:
     y_train: list[str]
     y_test: list[str]
     published: bool    # True when the dataset's own train/test split was used
+    extra_rows: int = 0        # rows of extra datasets added to the training part
+    left_out_rows: int = 0     # rows of extra datasets left out because their text is in the test part
 
     @property
     def multilabel(self) -> bool: return isinstance(self.y_train[0], tuple)
 
-def split_dataset(ds: Dataset, test_size: float = 0.2, seed: int = 42) -> Split:
-    "The published train/test split, else one of `test_size` fixed by `seed`: stratified by class, or random for tags."
+def split_dataset(ds: Dataset, test_size: float = 0.2, seed: int = 42, extra: list[Dataset] = ()) -> Split:
+    "The published train/test split, else one of `test_size` fixed by `seed` (stratified by class, or random for tags); `extra` rows train."
     if ds.split:
         tr = [i for i, s in enumerate(ds.split) if s == "train"]; te = [i for i, s in enumerate(ds.split) if s == "test"]
     else:
@@ -474,4 +477,17 @@ def split_dataset(ds: Dataset, test_size: float = 0.2, seed: int = 42) -> Split:
             raise DataError(f"{ds.name}: cannot make a stratified split with test_size={test_size} ({e}). "
                             "Each class needs at least two rows, and the test part one row per class") from None
     pick = lambda seq, idx: [seq[i] for i in idx]
-    return Split(pick(ds.texts, tr), pick(ds.texts, te), pick(ds.labels, tr), pick(ds.labels, te), bool(ds.split))
+    return _with_extra(Split(pick(ds.texts, tr), pick(ds.texts, te), pick(ds.labels, tr), pick(ds.labels, te), bool(ds.split)), extra)
+
+def _with_extra(split: Split, extra: list[Dataset]) -> Split:
+    "`split` with the rows of `extra` added to its training part, except those whose text is a test text (they would leak)."
+    tested = set(split.X_test)
+    rows = [(t, l) for ds in extra for t, l in zip(ds.texts, ds.labels)]
+    kept = [(t, l) for t, l in rows if t not in tested]
+    return Split(split.X_train + [t for t, _ in kept], split.X_test, split.y_train + [l for _, l in kept], split.y_test,
+                 split.published, len(kept), len(rows) - len(kept))
+
+def extra_datasets(paths: str, base: Dataset) -> list[Dataset]:
+    "The dataset files named in `paths` (comma-separated), read for `base`'s task: rows to add to its training part."
+    task = "multi" if base.multilabel else "single"
+    return [load_file(p.strip(), task=task, min_classes=1) for p in str(paths).split(",") if p.strip()]

@@ -215,11 +215,15 @@ class TrainingRun:
         "The run's parameters (a `Config.as_dict()`)."
         self.client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
 
-    def log_dataset(self, ds: Dataset, split: Split):
-        "Which data the run saw: name, source, size, classes, content fingerprint, and which rows it was tested on."
+    def log_dataset(self, ds: Dataset, split: Split, extra: list[Dataset] = ()):
+        "Which data the run saw: name, source, size, classes, fingerprints, which rows it was tested on, and extra training files."
         tags = {"agileml.dataset": ds.name, "agileml.data_fingerprint": ds.fingerprint, "agileml.data_source": ds.source,
                 "agileml.data_rows": str(len(ds)), "agileml.data_split": "published" if split.published else "seeded",
                 "agileml.test_fingerprint": fingerprint(split.X_test, split.y_test)}
+        if extra:        # curated examples added to the training part: each file's fingerprint, and what was added
+            tags.update({"agileml.extra_data": ",".join(e.source for e in extra),
+                         "agileml.extra_data_fingerprints": ",".join(e.fingerprint for e in extra),
+                         "agileml.extra_rows": str(split.extra_rows), "agileml.extra_rows_left_out": str(split.left_out_rows)})
         self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
         self.client.log_dict(self.run_id, ds.summary(), "data/summary.json")
 

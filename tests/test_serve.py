@@ -51,7 +51,8 @@ def test_explain_names_the_words_behind_each_label(service):
 
 def test_health_ready_model_and_docs(service):
     url = service["url"]
-    assert httpx.get(f"{url}/health").json() == {"status": "ok"}
+    health = httpx.get(f"{url}/health").json()
+    assert health["status"] == "ok" and health["decision_log"]["dropped"] == 0
     assert httpx.get(f"{url}/ready").json()["status"] == "ready"
     m = httpx.get(f"{url}/v1/model").json()
     assert m["run_id"] == service["runs"]["tfidf"] and m["dataset"] == "pang_lee_polarity"

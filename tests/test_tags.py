@@ -1,6 +1,7 @@
 "Tag suggestion: multi-label files train with calibrated tags and tag metrics; every run beats a non-ML baseline or is not promoted."
 import json, os, re
 from pathlib import Path
+import httpx
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
@@ -78,7 +79,8 @@ def test_a_model_no_better_than_a_keyword_rule_is_not_promoted_even_with_force(s
 
 
 def test_the_service_suggests_tags_with_probabilities_and_explains_each(tagged):
-    proc, url = start_server("--model", tagged["csv"]["run_id"], env={**os.environ, "MLFLOW_TRACKING_URI": tagged["uri"]})
+    proc, url = start_server("--model", tagged["csv"]["run_id"], "--token", "t0ken",
+                             env={**os.environ, "MLFLOW_TRACKING_URI": tagged["uri"]})
     try:
         texts = ["Oil prices rose as OPEC cut crude output", "The company reported quarterly net profit and a dividend"]
         got = post(url, "/v1/predict", json={"texts": texts}).json()["predictions"]
@@ -92,5 +94,14 @@ def test_the_service_suggests_tags_with_probabilities_and_explains_each(tagged):
         assert "crude" in {f["feature"] for e in explained[:1] for t in e["tags"] if t["tag"] == "crude" for f in t["towards"]}
         bad = post(url, "/v1/predict", json={"texts": "one string"})
         assert bad.status_code == 422 and "list" in bad.json()["detail"]
+        # the curator keeps some tags, removes the rest and adds one; a tag the model did not suggest cannot be accepted
+        curator, suggested = {"Authorization": "Bearer t0ken"}, [t["tag"] for t in got[0]["tags"]]
+        verdict = dict(decision_id=got[0]["decision_id"], curator="ana", accepted=["crude"],
+                       rejected=[t for t in suggested if t != "crude"], added=["energy"])
+        assert post(url, "/v1/feedback", json=verdict, headers=curator).json()["curation"]["added"] == ["energy"]
+        wrong = post(url, "/v1/feedback", json={**verdict, "accepted": ["crude", "wheat"]}, headers=curator)
+        assert wrong.status_code == 422 and "'wheat' was not suggested" in wrong.json()["detail"]
+        back = httpx.get(f"{url}/v1/decisions/{explained[0]['decision_id']}", headers=curator).json()
+        assert back["explanation"] == {"tags": explained[0]["tags"]} and back["curation"] is None
     finally:
         stop(proc)
