@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, StringConstraints, create_model
 from .config import UserError
-from .decisions import DecisionLog, UnknownDecision, VerdictError, add_verdict, explanation, get_decision, new_decisions
+from .decisions import DecisionLog, UnknownDecision, VerdictError, add_verdict, explanation, get_decision
 from .explain import explain
 
 # %% ../nbs/09_serve.ipynb #31b75716
@@ -277,7 +277,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     s = settings or ServeSettings.from_env()
     holder = ModelHolder(s)
     coalescer = Coalescer(holder)
-    decisions = None if s.decision_log == "off" else DecisionLog(s.decision_log or None)
+    decisions = None if s.decision_log == "off" else DecisionLog(s.decision_log or None, s.log_text)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -301,13 +301,11 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
 # %% ../nbs/09_serve.ipynb #c319b6da
 def _model_ref(m: ServedModel) -> dict: return dict(run_id=m.run_id, version=m.version)
 
-def _decided(decisions: DecisionLog | None, s: ServeSettings, model: ServedModel, texts: list[str], outputs: list[dict],
-             started: float) -> list[dict]:
+def _decided(decisions: DecisionLog | None, model: ServedModel, texts: list[str], outputs: list[dict], started: float) -> list[dict]:
     "Each output with its decision id first, the decisions queued for the log (ids are None when the log is off)."
     if decisions is None: return [dict(decision_id=None, **o) for o in outputs]
-    rows = new_decisions(texts, outputs, model.version, model.run_id, (time.perf_counter() - started) * 1000, s.log_text)
-    decisions.record(rows)
-    return [dict(decision_id=r["id"], **o) for r, o in zip(rows, outputs)]
+    ids = decisions.record(texts, outputs, model.version, model.run_id, (time.perf_counter() - started) * 1000)
+    return [dict(decision_id=i, **o) for i, o in zip(ids, outputs)]
 
 def _routes(app, s: ServeSettings, holder: ModelHolder, coalescer: Coalescer, TextsRequest, decisions: DecisionLog | None):
     "The endpoints."
@@ -338,7 +336,7 @@ def _routes(app, s: ServeSettings, holder: ModelHolder, coalescer: Coalescer, Te
         model, scores = await coalescer.submit(body.texts)
         # returned as a response, so FastAPI does not walk every score through its generic encoder
         return JSONResponse(dict(model=_model_ref(model), score_type=model.score_type,
-                                 predictions=_decided(decisions, s, model, body.texts, scores, started)))
+                                 predictions=_decided(decisions, model, body.texts, scores, started)))
 
     @app.post("/v1/explain", responses=ERRORS)
     async def explain_texts(body: TextsRequest):
@@ -346,9 +344,9 @@ def _routes(app, s: ServeSettings, holder: ModelHolder, coalescer: Coalescer, Te
         if model is None: return unavailable()
         started = time.perf_counter()
         out = await asyncio.get_running_loop().run_in_executor(None, explain, model.pipeline, body.texts, s.explain_top)
-        return JSONResponse(dict(model=_model_ref(model), explanations=_decided(decisions, s, model, body.texts, out, started)))
+        return JSONResponse(dict(model=_model_ref(model), explanations=_decided(decisions, model, body.texts, out, started)))
 
-# %% ../nbs/09_serve.ipynb #623a2d76
+# %% ../nbs/09_serve.ipynb #821a859b
 class VerdictRequest(BaseModel):
     "A curator's verdict on one decision: the right label (single-label), or what happened to its tags."
     decision_id: str = Field(description="the decision_id the prediction returned")

@@ -49,7 +49,7 @@ def wrk(url, body, connections, seconds):
     lat = {p: _ms(v, u) for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     return dict(rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), p50_ms=lat["50"], p99_ms=lat["99"],
-                errors=errors)
+                errors=errors, requests=int(re.search(r"(\d+) requests in", out).group(1)))
 
 
 def _rates(predict, text, batch):
@@ -91,7 +91,8 @@ def main():
     results = dict(run_id=run["run_id"], accuracy=run["metrics"]["accuracy"], workers=a.workers, connections=a.connections,
                    seconds=a.seconds, in_process=in_process(model, text, batch))
     port = free_port()
-    srv = start([str(BIN / "agileml"), "serve", "--model", run["run_id"], "--port", str(port), "--workers", str(a.workers)],
+    srv = start([str(BIN / "agileml"), "serve", "--model", run["run_id"], "--port", str(port), "--workers", str(a.workers),
+                 "--decision-log", "off"],         # as `mlflow models serve`, which logs nothing (decision_log.py measures it)
                 f"http://127.0.0.1:{port}/ready", env)
     try:
         url = f"http://127.0.0.1:{port}/v1/predict"

@@ -1,0 +1,90 @@
+"""What the decision log costs the service: requests/s with logging off, into SQLite and into PostgreSQL.
+
+Run alone (needs wrk: `apt-get install wrk`):
+    AGILEML_DATA_HOME=../shared/data .venv/bin/python benchmarks/decision_log.py [--workers 2] [--seconds 20]
+Trains the SMS Spam production configuration into a temporary store, then loads `agileml serve` with the same wrk
+settings (32 connections, one text per request) with the decision log off, in SQLite and in PostgreSQL (pgserver, on a
+Unix socket, sharing the machine's 2 cores with the service and wrk), one server at a time, in `--rounds` rounds:
+requests/s on this machine drift by 10% between runs minutes apart, so each ratio compares medians of interleaved runs. After each load it waits until the log has written everything, then
+counts the decisions in the database against the 200 responses wrk counted: wrk stops with up to one request per
+connection in flight, which the service answered and logged but wrk never counted, so the log may hold up to
+`connections` more (the test suite checks the exact count with a client that waits for every answer).
+Writes benchmarks/results/decision_log.json.
+"""
+import argparse, json, os, statistics, subprocess, sys, tempfile, time
+from pathlib import Path
+import httpx
+import sqlalchemy as sa
+from serve_load import BIN, PRODUCTION, free_port, start, stop, wrk
+
+
+def load(run_id, log, env, a, text):
+    "wrk against a service writing its decisions to `log` ('off' for none); the figures and the decisions logged."
+    port = free_port()
+    srv = start([str(BIN / "agileml"), "serve", "--model", run_id, "--port", str(port), "--workers", str(a.workers),
+                 "--decision-log", log], f"http://127.0.0.1:{port}/ready", env)
+    try:
+        before = _count(log)
+        got = wrk(f"http://127.0.0.1:{port}/v1/predict", {"texts": [text]}, a.connections, a.seconds)
+        deadline = time.time() + 120      # each worker process has its own queue: ask until every one says it is empty
+        while log != "off" and time.time() < deadline:
+            healths = [httpx.get(f"http://127.0.0.1:{port}/health").json()["decision_log"] for _ in range(4 * a.workers)]
+            if not any(h["pending"] for h in healths): break
+            time.sleep(0.5)
+        got["logged"] = None if log == "off" else _count(log) - before
+        got["dropped"] = None if log == "off" else max(h["dropped"] for h in healths)
+        return got
+    finally: stop(srv)
+
+
+def _count(log):
+    if log == "off": return 0
+    from agileml.decisions import DECISIONS, open_log
+    engine = open_log(log)
+    with engine.connect() as con: n = con.execute(sa.select(sa.func.count()).select_from(DECISIONS)).scalar()
+    engine.dispose()
+    return n
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    import pgserver
+    folder = Path(tempfile.mkdtemp())
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{folder}/mlruns.db"}
+    run = json.loads(subprocess.run([BIN / "agileml", "train", *sum((["-p", p] for p in PRODUCTION), []), "--json"],
+                                    env=env, capture_output=True, text=True, check=True).stdout)
+    from agileml.data import load_registry, split_dataset
+    text = split_dataset(load_registry("sms_spam")).X_test[0]
+    pg = pgserver.get_server(folder / "pg", cleanup_mode="stop")
+    try:
+        logs = {"off": "off", "SQLite": f"sqlite:///{folder}/decisions.db", "PostgreSQL": pg.get_uri()}
+        rows = [{name: load(run["run_id"], log, env, a, text) for name, log in logs.items()} for _ in range(a.rounds)]
+    finally: pg.cleanup()
+    results = dict(run_id=run["run_id"], workers=a.workers, connections=a.connections, seconds=a.seconds, loads=rows)
+    out = Path(__file__).parent / "results"; out.mkdir(exist_ok=True)
+    (out / "decision_log.json").write_text(json.dumps(results, indent=2))
+    report(results)
+
+
+def report(r):
+    print(f"agileml serve --workers {r['workers']}, SMS Spam production model; wrk 1 thread, {r['connections']} connections, "
+          f"{r['seconds']} s per row, one text per request")
+    print("| round | decision log | requests/s | p50 ms | p99 ms | non-2xx | 200s counted by wrk | decisions logged | dropped |\n"
+          "|---|---|---|---|---|---|---|---|---|")
+    for i, loads in enumerate(r["loads"], 1):
+        for name, m in loads.items():
+            print(f"| {i} | {name} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {m['errors']} | {m['requests'] - m['errors']} | "
+                  f"{'-' if m['logged'] is None else m['logged']} | {'-' if m['dropped'] is None else m['dropped']} |")
+    median = lambda name: statistics.median(loads[name]["rps"] for loads in r["loads"])
+    for name in ("SQLite", "PostgreSQL"):
+        print(f"{name}: median {median(name):.0f} requests/s = {median(name) / median('off'):.3f} of the median with the log off "
+              f"({median('off'):.0f}); per round: " + ", ".join(f"{l[name]['rps'] / l['off']['rps']:.3f}" for l in r["loads"]))
+
+
+if __name__ == "__main__":
+    main()
