@@ -51,18 +51,20 @@ def runs(uri):
     return client.search_runs(exps) if exps else []
 
 
-def agileml(*args, check=None, timeout=900):
-    "Run the agileml command; `check` is the exit code it must give."
-    out = subprocess.run([AGILEML, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+def agileml(*args, check=None, timeout=900, env=None):
+    "Run the agileml command (in `env`, default this process's environment); `check` is the exit code it must give."
+    out = subprocess.run([AGILEML, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
     if check is not None:
         assert out.returncode == check, f"exit {out.returncode}\nstdout:\n{out.stdout}\nstderr:\n{out.stderr}"
     return out
 
 
-def train_json(*params):
-    "`agileml train -p ... --json`, which must finish; its JSON result."
+def train_json(*params, env=None):
+    "`agileml train -p ... --json`, which must finish without a word of a locked store; its JSON result."
     args = [a for p in params for a in ("-p", p)]
-    return json.loads(agileml("train", *args, "--json", check=0).stdout)
+    out = agileml("train", *args, "--json", check=0, env=env)
+    assert "locked" not in out.stderr, out.stderr[-2000:]
+    return json.loads(out.stdout)
 
 
 def train_json_all(*param_sets):

@@ -1,9 +1,10 @@
 "`agileml train`: parameters checked before any kernel starts, runs executed by papermill and recorded in MLflow."
-import json
+import json, os
+from concurrent.futures import ThreadPoolExecutor
 import nbformat
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import ROOT, agileml, module_store, require_dataset, runs, train_json, train_json_all
+from conftest import ROOT, agileml, module_store, require_dataset, runs, train_json
 from agileml.data import load_registry, sha256_file
 SCORES = ("accuracy", "macro_f1", "mcc")        # what a single-label run is scored by
 
@@ -33,13 +34,25 @@ def test_params_lists_every_parameter_with_type_default_and_help():
     assert "w2v_pooling" in agileml("params", check=0).stdout
 
 
-def test_default_run_works_offline_and_records_everything(store, monkeypatch, tmp_path):
+@pytest.fixture(scope="module")
+def sms_tfidf_runs(tmp_path_factory):
+    """Two default runs (tf-idf + linear SVM on the SMS Spam Collection) at once: one offline, on the copy shipped in the
+    package, as `make run` trains; one on the shared data set (AGILEML_DATA_HOME)."""
+    require_dataset("sms_spam")
+    empty = tmp_path_factory.mktemp("no_data_home")
+    with module_store(tmp_path_factory, "sms") as uri:
+        with ThreadPoolExecutor(2) as pool:
+            offline = pool.submit(train_json, env={**os.environ, "AGILEML_DATA_HOME": str(empty)})
+            shared = pool.submit(train_json, "dataset=sms_spam", "features=tfidf", "model=linear_svc")
+            return uri, empty, (offline.result(), shared.result())
+
+
+def test_default_run_works_offline_and_records_everything(sms_tfidf_runs):
     "What `make run` does: the SMS Spam Collection shipped in the package, no data home, recorded with notebook, model and provenance."
-    monkeypatch.setenv("AGILEML_DATA_HOME", str(tmp_path / "empty"))
-    result = train_json()
+    store, empty, (result, _) = sms_tfidf_runs
     assert result["status"] == "FINISHED" and result["metrics"]["accuracy"] >= 0.98, result["metrics"]
     run = MlflowClient(store).get_run(result["run_id"])
-    ds = load_registry("sms_spam", home=tmp_path / "empty")
+    ds = load_registry("sms_spam", home=empty)
     assert run.data.params["dataset"] == "sms_spam" and run.data.tags["agileml.data_source"].endswith("agileml/datasets/SMSSpamCollection.gz")
     assert run.data.tags["agileml.data_fingerprint"] == ds.fingerprint
     assert len(run.data.tags["agileml.git_commit"]) == 40 and run.data.tags["agileml.git_dirty"] in ("true", "false")
@@ -69,16 +82,8 @@ def test_a_failing_notebook_is_recorded_failed_with_its_notebook_and_no_model(st
     assert errors and errors[0].ename == "DataError"
 
 
-@pytest.fixture(scope="module")
-def sms_tfidf_runs(tmp_path_factory):
-    "Two identical tf-idf + linear SVM runs on the SMS Spam Collection."
-    require_dataset("sms_spam")
-    with module_store(tmp_path_factory, "sms") as uri:
-        return uri, train_json_all(*[("dataset=sms_spam", "features=tfidf", "model=linear_svc")] * 2)
-
-
 def test_sms_spam_tfidf_linear_svc_reaches_the_floor(sms_tfidf_runs):
-    uri, (result, _) = sms_tfidf_runs
+    uri, _, (_, result) = sms_tfidf_runs
     assert result["metrics"]["accuracy"] >= 0.985, result["metrics"]
     run = MlflowClient(uri).get_run(result["run_id"])
     assert run.data.tags["agileml.data_split"] == "seeded"
@@ -87,8 +92,12 @@ def test_sms_spam_tfidf_linear_svc_reaches_the_floor(sms_tfidf_runs):
 
 
 def test_the_same_tfidf_run_twice_gives_identical_metrics(sms_tfidf_runs):
-    _, (a, b) = sms_tfidf_runs
+    "The same parameters on the same rows (the packaged copy and the shared data set have one fingerprint): the same scores."
+    uri, _, (a, b) = sms_tfidf_runs
     assert a["run_id"] != b["run_id"]
+    tags = [MlflowClient(uri).get_run(r["run_id"]).data.tags for r in (a, b)]
+    assert tags[0]["agileml.data_fingerprint"] == tags[1]["agileml.data_fingerprint"]
+    assert tags[0]["agileml.data_source"] != tags[1]["agileml.data_source"]
     assert {m: a["metrics"][m] for m in SCORES} == {m: b["metrics"][m] for m in SCORES}
 
 
