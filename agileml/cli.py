@@ -393,7 +393,7 @@ def decisions_stats(model: Optional[str] = _MODEL, since: Optional[str] = _SINCE
 def _stats_text(m: dict) -> str:
     "One model version's online numbers for people."
     head = (f"model version {_or_not_recorded(m['model_version'])} (run {_or_not_recorded(m['run_id'])}), {m['first'][:19]} to "
-            f"{m['last'][:19]}: {m['decisions']} decisions, {m['curated']} curated, acceptance rate "
+            f"{m['last'][:19]}: {m['decisions']} decision{'s' * (m['decisions'] != 1)}, {m['curated']} curated, acceptance rate "
             f"{_cell(m['acceptance_rate'])}")
     rows = [dict(label=name, **c) for name, c in m["labels"].items()]
     rows.append(dict(label="(all)", suggested=m["suggestions"], curated=m["curated"], **{k: m[k] for k in
