@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_cli.ipynb #75b70542
 from __future__ import annotations
-import functools, json, os, sys
+import contextlib, functools, json, os, sys, tempfile
 from typing import List, Optional
 import typer
 from .config import PROJECT_ENV, UserError, locate_project, parse_param_strings
@@ -296,7 +296,7 @@ def serve(model: str = typer.Option("champion", help="'champion', a run id, or a
           log_text: str = typer.Option("true", metavar="true|false", help="log each text; false logs only its sha256"),
           token: str = typer.Option("", envvar="AGILEML_SERVE_TOKEN", show_default=False,
                                     help="bearer token for /v1/feedback and /v1/decisions (or $AGILEML_SERVE_TOKEN); none: they are closed")):
-    "Serve a model over HTTP: /v1/predict, /v1/explain, /v1/feedback, /v1/decisions/{id}, /v1/model, /health, /ready, /docs."
+    "Serve a model over HTTP: /v1/predict, /v1/explain, /v1/feedback, /v1/decisions/{id}, /v1/model, /health, /ready, /metrics, /docs."
     import uvicorn
     from agileml.decisions import open_log
     from agileml.serve import ServeSettings, _typed, load_served
@@ -308,7 +308,18 @@ def serve(model: str = typer.Option("champion", help="'champion', a run id, or a
     load_served(model)                       # a model that cannot be served fails here, with its reason
     if decision_log != "off": open_log(decision_log or None).dispose()     # and so does a decision log it cannot open
     os.environ.update(settings.to_env())     # the worker processes read their settings from here
-    uvicorn.run("agileml.serve:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+    with _metrics_folder(workers):
+        uvicorn.run("agileml.serve:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+
+@contextlib.contextmanager
+def _metrics_folder(workers: int):
+    "With several workers, a fresh folder where each writes its Prometheus metrics for /metrics to add up; removed after."
+    from agileml.serve import MULTIPROCESS_ENV
+    if workers == 1 or os.environ.get(MULTIPROCESS_ENV): yield; return
+    with tempfile.TemporaryDirectory(prefix="agileml-metrics-") as folder:
+        os.environ[MULTIPROCESS_ENV] = folder
+        try: yield
+        finally: del os.environ[MULTIPROCESS_ENV]
 
 @app.command()
 @_friendly

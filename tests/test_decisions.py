@@ -152,6 +152,8 @@ def test_a_read_only_decision_log_costs_decisions_not_predictions(served, sms, t
         health = drained(url)
         assert health["decision_log"]["dropped"] == 30 and health["decision_log"]["written"] == 5
         assert health["status"].startswith("degraded") and health["decision_log"]["last_error"]
+        metrics = httpx.get(f"{url}/metrics").text
+        assert 'agileml_decisions_total{outcome="dropped"} 30.0' in metrics and 'agileml_decisions_total{outcome="written"} 5.0' in metrics
     finally:
         if os.geteuid() == 0: subprocess.run(["chattr", "-i", str(db)])
         db.chmod(0o644)

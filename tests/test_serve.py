@@ -138,6 +138,49 @@ def test_predict_command_scores_a_file(service, tmp_path, monkeypatch):
     assert "has no column 'body'" in cli("predict", str(src), "--text-column", "body", check=2).stderr
 
 
+def scraped(url, name, **labels):
+    "The value of one series on /metrics (0 when it has not appeared yet)."
+    from prometheus_client.parser import text_string_to_metric_families
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics").text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()): return sample.value
+    return 0.0
+
+
+def bounded_load(url, requests, texts, threads=8):
+    "Exactly `requests` POSTs to /v1/predict from `threads` threads; the status of each."
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(lambda i: post(url, "/v1/predict", json={"texts": texts}).status_code, range(requests)))
+
+
+def test_metrics_count_exactly_the_requests_sent(service):
+    url, texts = service["url"], ["a dull, tedious film", "a gorgeous and moving film"]
+    ok = dict(method="POST", route="/v1/predict", status="200")
+    counted, timed = scraped(url, "agileml_http_requests_total", **ok), scraped(url, "agileml_http_request_duration_seconds_count", route="/v1/predict")
+    labels = sum(scraped(url, "agileml_predictions_total", label=l) for l in ("neg", "pos"))
+    assert bounded_load(url, 137, texts) == [200] * 137
+    assert post(url, "/v1/predict", json={"texts": []}).status_code == 422
+    assert scraped(url, "agileml_http_requests_total", **ok) - counted == 137
+    assert scraped(url, "agileml_http_request_duration_seconds_count", route="/v1/predict") - timed == 137 + 1
+    assert sum(scraped(url, "agileml_predictions_total", label=l) for l in ("neg", "pos")) - labels == 137 * 2
+    assert scraped(url, "agileml_http_requests_total", method="POST", route="/v1/predict", status="422") >= 1
+    assert scraped(url, "agileml_http_requests_total", method="GET", route="unmatched", status="404") == 0
+    httpx.get(f"{url}/no/such/page")
+    assert scraped(url, "agileml_http_requests_total", method="GET", route="unmatched", status="404") == 1
+
+
+def test_metrics_add_up_over_worker_processes(service):
+    proc, url = start_server("--model", service["runs"]["tfidf"], "--workers", "2", "--decision-log", "off",
+                             env={**os.environ, "MLFLOW_TRACKING_URI": service["uri"]})
+    try:
+        assert bounded_load(url, 60, ["a dull film"]) == [200] * 60
+        for _ in range(6):             # whichever worker answers the scrape, it reports both workers' requests
+            assert scraped(url, "agileml_http_requests_total", method="POST", route="/v1/predict", status="200") == 60
+    finally:
+        stop(proc)
+
+
 def test_serve_refuses_what_it_cannot_serve(store):
     out = subprocess.run([AGILEML, "serve", "--port", str(free_port())], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 2 and "there is no champion to serve" in out.stderr
