@@ -4,8 +4,9 @@
 
 # %% auto #0
 __all__ = ['INLINE_TEXTS', 'WHITESPACE', 'NOT_BLANK', 'BODIES', 'TEXTS_BODY', 'MULTIPROCESS_ENV', 'LATENCY_BUCKETS', 'ERRORS',
-           'CURATION_ERRORS', 'ServeSettings', 'ServedModel', 'load_served', 'score', 'Coalescer', 'ModelHolder',
-           'BodyLimits', 'Metrics', 'RequestMetrics', 'create_app', 'VerdictRequest', 'write_table', 'predict_file']
+           'CURATION_ERRORS', 'Name', 'ServeSettings', 'ServedModel', 'load_served', 'score', 'Coalescer',
+           'ModelHolder', 'BodyLimits', 'Metrics', 'RequestMetrics', 'create_app', 'VerdictRequest', 'write_table',
+           'predict_file']
 
 # %% ../nbs/09_serve.ipynb #411512f2
 import asyncio, gc, os, secrets, time
@@ -211,6 +212,7 @@ TEXTS_BODY = '{"texts": ["..."]}'
 def _message(err: dict, s: ServeSettings, body: str = TEXTS_BODY) -> str:
     "One pydantic error as a sentence saying what is accepted; `body` shows what to send."
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"][1:]).lstrip(".") or "the body"
+    needs = f"{'every text' if where.startswith('texts') else 'it'} needs at least one non-blank character"
     accepted = {"json_invalid": f"the body is not valid JSON ({err.get('ctx', {}).get('error', 'syntax error')})",
                 "missing": f"{where} is missing: send {body}",
                 "model_attributes_type": f"the body must be a JSON object: {body}",
@@ -219,9 +221,9 @@ def _message(err: dict, s: ServeSettings, body: str = TEXTS_BODY) -> str:
                 "string_type": f"{where} must be a string",
                 "too_short": f"{where} is empty: send 1 to {s.max_texts} texts",
                 "too_long": f"{where} has more than {s.max_texts} texts: send at most {s.max_texts} per request",
-                "string_too_short": f"{where} is empty: every text needs at least one non-blank character",
-                "string_pattern_mismatch": f"{where} is only whitespace: every text needs at least one non-blank character",
-                "string_too_long": f"{where} is longer than {s.max_chars} characters"}
+                "string_too_short": f"{where} is empty: {needs}",
+                "string_pattern_mismatch": f"{where} is only whitespace: {needs}",
+                "string_too_long": f"{where} is longer than {err.get('ctx', {}).get('max_length', s.max_chars)} characters"}
     return accepted.get(err["type"], f"{where}: {err['msg']}")
 
 # %% ../nbs/09_serve.ipynb #f4b5b6e5
@@ -405,14 +407,16 @@ def _routes(app, s: ServeSettings, holder: ModelHolder, coalescer: Coalescer, Te
         return JSONResponse(dict(model=_model_ref(model), explanations=_decided(decisions, model, body.texts, out, started)))
 
 # %% ../nbs/09_serve.ipynb #821a859b
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK)]
+
 class VerdictRequest(BaseModel):
     "A curator's verdict on one decision: the right label (single-label), or what happened to its tags."
-    decision_id: str = Field(description="the decision_id the prediction returned")
-    curator: str = Field(description="who curated it")
-    label: str | None = Field(None, description="single-label decisions: the right label")
-    accepted: list[str] | None = Field(None, description="tag decisions: suggested tags the curator kept")
-    rejected: list[str] | None = Field(None, description="tag decisions: suggested tags the curator removed")
-    added: list[str] | None = Field(None, description="tag decisions: tags the curator added")
+    decision_id: str = Field(min_length=1, max_length=64, description="the decision_id the prediction returned")
+    curator: Name = Field(description="who curated it")
+    label: Name | None = Field(None, description="single-label decisions: the right label")
+    accepted: list[Name] | None = Field(None, description="tag decisions: suggested tags the curator kept")
+    rejected: list[Name] | None = Field(None, description="tag decisions: suggested tags the curator removed")
+    added: list[Name] | None = Field(None, description="tag decisions: tags the curator added")
 
 def _curator_check(s: ServeSettings):
     "A dependency that lets a request through only with the service's token."

@@ -105,6 +105,22 @@ def test_feedback_needs_the_token_a_known_decision_and_a_fitting_verdict(served)
     assert {"401", "404", "422"} <= set(paths["/v1/feedback"]["post"]["responses"])
 
 
+def test_fuzzing_the_curation_endpoints_with_the_token_finds_no_server_error(served):
+    "Schemathesis sends valid and invalid verdicts and ids from the OpenAPI schema, with the curators' token."
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    schema = schemathesis.openapi.from_url(f"{served['url']}/openapi.json")
+    operations = [op.ok() for op in schema.get_all_operations() if op.ok().path in ("/v1/feedback", "/v1/decisions/{decision_id}")]
+    assert len(operations) == 2
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def check(case):
+            case.call_and_validate(headers=CURATOR, timeout=30)
+        check()
+    assert httpx.get(f"{served['url']}/health").json()["status"] == "ok"
+
+
 def test_a_past_decision_is_explained_as_it_was(served):
     url = served["url"]
     texts = ["URGENT! You have won a 1 week FREE membership", "Ok lar, see you at home later"]
