@@ -12,7 +12,7 @@ from .config import PROJECT_ENV, UserError, locate_project, parse_param_strings
 # %% auto #0
 __all__ = ['app', 'new_app', 'runs_app', 'decisions_app', 'feedback_app', 'run', 'train', 'params', 'new_experiment', 'runs',
            'runs_show', 'runs_compare', 'reproduce', 'promote', 'rollback', 'champion', 'sweep', 'audit', 'serve',
-           'predict', 'decisions', 'decisions_show', 'decisions_stats', 'feedback_export', 'main']
+           'predict', 'decisions', 'decisions_show', 'decisions_stats', 'feedback_export', 'monitor', 'main']
 
 # %% ../nbs/07_cli.ipynb #3bd89784
 app = typer.Typer(help="agileml: text classification from research notebooks to production.",
@@ -422,6 +422,32 @@ def feedback_export(output: str = typer.Option(..., "-o", "--output", help="the 
     _emit(d, as_json, f"wrote {d['rows']} curated examples ({d['task']}-label) to {d['path']}, fingerprint {d['fingerprint']}"
           + (f"; {d['without_text']} curated decisions had no logged text" if d["without_text"] else "")
           + f"\ntrain with them: agileml train -p extra_data={d['path']}")
+
+# %% ../nbs/07_cli.ipynb #37da3f0c
+@app.command()
+@_friendly
+def monitor(thresholds: Optional[str] = typer.Option(None, help="YAML file of thresholds (see agileml.monitor.Thresholds)"),
+            window: Optional[str] = typer.Option(None, help="decisions since this age (24h, 7d) or ISO time; default the file's, else 24h"),
+            model: Optional[str] = typer.Option(None, "--model", help="the model version to check (default: the champion)"),
+            decision_log: Optional[str] = _LOG, as_json: bool = typer.Option(False, "--json", help="print as JSON")):
+    "Is the model in production still good? Input and output drift, online quality, staleness, latency. Exit 0 ok, 1 alert, 2 could not run."
+    import dataclasses
+    from agileml.monitor import load_thresholds, monitor as run_monitor
+    t = load_thresholds(thresholds)
+    if window: t = dataclasses.replace(t, window=window)
+    d = run_monitor(_log(decision_log), t, model)
+    _emit(d, as_json, _monitor_text(d))
+    if d["status"] != "ok": raise typer.Exit(1)
+
+def _monitor_text(d: dict) -> str:
+    "The monitor's verdict for people: one line per signal, alerts marked."
+    lines = [f"model version {d['model_version']} (run {d['run_id']}), window {d['window']}: {d['decisions']} decisions, "
+             f"{d['texts']} texts logged -> {d['status'].upper()}" + (f": {'; '.join(d['alerts'])}" if d["alerts"] else "")]
+    for group, signals in d["signals"].items():
+        lines.append(f"{group}:")
+        lines += [f"  {'ALERT ' if s['alert'] else '      '}{s['name']}: {s['value']} (reference {s['reference']}, effect "
+                  f"{_cell(s['effect'])}) {s['note']}" for s in signals]
+    return "\n".join(lines)
 
 # %% ../nbs/07_cli.ipynb #b3ceb826
 def main():

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 AGILEML = str(Path(sys.executable).parent / "agileml")
 # `make test` runs pytest with `-n 2 --dist loadfile`: xdist hands each worker whole files in collection order. The files
 # that take longest (`--durations` of a full run, 2026-12-02) go first, so the two workers finish at about the same time.
-LONGEST_FIRST = ["test_project.py", "test_sweep.py", "test_lifecycle.py", "test_decisions.py", "test_train.py", "test_tags.py",
+LONGEST_FIRST = ["test_project.py", "test_sweep.py", "test_lifecycle.py", "test_decisions.py", "test_monitor.py", "test_train.py", "test_tags.py",
                  "test_notebooks.py", "test_serve.py", "test_lab.py"]
 
 

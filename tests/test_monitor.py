@@ -1,0 +1,93 @@
+"`agileml monitor` against a real service, decision log and store: held-out texts pass; other texts, rejected suggestions and old data alert."
+import json, os, time
+from datetime import datetime, timezone
+import pytest
+from conftest import cli, module_store, post, require_dataset, start_server, stop, train_json
+
+TOKEN = "monitor-test"
+CURATOR = {"Authorization": f"Bearer {TOKEN}"}
+DATA_AGE_DAYS = 200
+
+
+@pytest.fixture(scope="module")
+def production(tmp_path_factory):
+    "An SMS Spam champion trained on a file last changed 200 days ago, served with its decision log; and its test part."
+    require_dataset("sms_spam"); require_dataset("20newsgroups")
+    from agileml.data import load_registry, split_dataset
+    sms = load_registry("sms_spam")
+    data = tmp_path_factory.mktemp("data") / "sms.jsonl"
+    data.write_text("".join(json.dumps(dict(text=t, label=l)) + "\n" for t, l in zip(sms.texts, sms.labels)))
+    old = time.time() - DATA_AGE_DAYS * 86400
+    os.utime(data, (old, old))
+    with module_store(tmp_path_factory, "monitor") as uri:
+        run = train_json(f"dataset={data}")
+        cli("promote", run["run_id"], check=0)
+        split = split_dataset(sms)
+        proc, url = start_server("--token", TOKEN)
+        try: yield dict(url=url, split=split, folder=data.parent)
+        finally: stop(proc)
+
+
+def now() -> str:
+    time.sleep(0.01)
+    return datetime.now(timezone.utc).isoformat()
+
+
+def served(url, texts):
+    out = []
+    for i in range(0, len(texts), 25):
+        r = post(url, "/v1/predict", json={"texts": texts[i:i + 25]})
+        assert r.status_code == 200, r.text
+        out += r.json()["predictions"]
+    time.sleep(1)                      # the decision log writes every 0.25 s
+    return out
+
+
+def monitored(*args, check):
+    out = cli("monitor", "--json", *args, check=check)
+    return json.loads(out.stdout)
+
+
+def test_held_out_sms_texts_raise_no_alert(production):
+    since = now()
+    served(production["url"], production["split"].X_test[:300])
+    d = monitored("--window", since, check=0)
+    assert d["status"] == "ok" and d["alerts"] == [] and d["decisions"] == 300
+    drift = {s["name"]: s for s in d["signals"]["input drift"] + d["signals"]["output drift"]}
+    assert drift["oov_rate"]["effect"] < 0.05 and drift["token_distribution"]["value"] < 0.1, drift
+    assert d["signals"]["staleness"][1]["value"] == pytest.approx(DATA_AGE_DAYS, abs=1)
+
+
+def test_newsgroup_posts_are_input_drift(production):
+    from agileml.data import load_registry
+    posts = [t[:2000] for t in load_registry("20newsgroups").texts[:300]]
+    since = now()
+    served(production["url"], posts)
+    d = monitored("--window", since, check=1)
+    moved = {a.split(": ")[1] for a in d["alerts"] if a.startswith("input drift")}
+    assert {"oov_rate", "text_length", "token_distribution"} <= moved, d["alerts"]
+    assert "ALERT oov_rate" in cli("monitor", "--window", since, check=1).stdout
+
+
+def test_curators_rejecting_40_percent_of_spam_is_an_online_quality_alert(production, tmp_path):
+    split = production["split"]
+    spam = [t for t, y in zip(split.X_test, split.y_test) if y == "spam"]
+    since = now()
+    said_spam = [p for p in served(production["url"], spam) if p["label"] == "spam"][:100]
+    assert len(said_spam) == 100
+    for i, p in enumerate(said_spam):
+        verdict = dict(decision_id=p["decision_id"], curator="ana", label="ham" if i % 5 < 2 else "spam")   # 40% rejected
+        assert post(production["url"], "/v1/feedback", json=verdict, headers=CURATOR).status_code == 200
+    d = monitored("--window", since, check=1)
+    assert "online quality: online_precision[spam]" in d["alerts"]
+    (spam_quality,) = [s for s in d["signals"]["online quality"] if s["name"] == "online_precision[spam]"]
+    assert spam_quality["value"] == 0.6 and spam_quality["reference"] > 0.9
+
+
+def test_training_data_older_than_the_threshold_is_stale(production, tmp_path):
+    (tmp_path / "t.yaml").write_text(f"max_data_age_days: {DATA_AGE_DAYS - 20}\n")
+    d = monitored("--thresholds", str(tmp_path / "t.yaml"), check=1)
+    assert "staleness: data_age_days" in d["alerts"] and "staleness: model_age_days" not in d["alerts"]
+    (tmp_path / "bad.yaml").write_text("max_data_age: 30\n")
+    out = cli("monitor", "--thresholds", str(tmp_path / "bad.yaml"), check=2)
+    assert "unknown threshold(s) max_data_age" in out.stderr
