@@ -341,7 +341,7 @@ app.add_typer(feedback_app, name="feedback")
 _LOG = typer.Option(None, "--decision-log", help="SQLAlchemy URL of the decision log (default: $AGILEML_DECISIONS_URL, "
                     "else decisions.db beside the tracking store)")
 _SINCE = typer.Option(None, help="only decisions since this ISO date/time (UTC) or age (30m, 12h, 7d)")
-_MODEL = typer.Option(None, "--model", help="only decisions of this model version (or run id)")
+_MODEL = typer.Option(None, "--model", help="only decisions of this model version (a number), or of the run whose id starts so")
 
 def _log(url: str | None):
     from agileml.decisions import open_log
@@ -429,14 +429,20 @@ def feedback_export(output: str = typer.Option(..., "-o", "--output", help="the 
 def monitor(thresholds: Optional[str] = typer.Option(None, help="YAML file of thresholds (see agileml.monitor.Thresholds)"),
             window: Optional[str] = typer.Option(None, help="decisions since this age (24h, 7d) or ISO time; default the file's, else 24h"),
             model: Optional[str] = typer.Option(None, "--model", help="the model version to check (default: the champion)"),
+            report: Optional[str] = typer.Option(None, help="also write the HTML report to this file"),
             decision_log: Optional[str] = _LOG, as_json: bool = typer.Option(False, "--json", help="print as JSON")):
-    "Is the model in production still good? Input and output drift, online quality, staleness, latency. Exit 0 ok, 1 alert, 2 could not run."
+    """Is the model in production still good? Input and output drift, online quality, staleness, latency; recorded as a run
+    of the `monitoring` experiment with an HTML report. Exit 0 ok, 1 alert, 2 could not run."""
     import dataclasses
-    from agileml.monitor import load_thresholds, monitor as run_monitor
+    from pathlib import Path
+    from agileml.monitor import load_thresholds, monitor as run_monitor, record_check, report_html
     t = load_thresholds(thresholds)
     if window: t = dataclasses.replace(t, window=window)
     d = run_monitor(_log(decision_log), t, model)
-    _emit(d, as_json, _monitor_text(d))
+    d["monitoring_run"] = record_check(d)
+    if report: Path(report).write_text(report_html(d), encoding="utf-8")
+    _emit(d, as_json, _monitor_text(d) + f"\nrecorded as run {d['monitoring_run']} of the experiment monitoring (report.html)"
+          + (f"; report: {report}" if report else ""))
     if d["status"] != "ok": raise typer.Exit(1)
 
 def _monitor_text(d: dict) -> str:

@@ -312,7 +312,8 @@ def parse_since(since: str | None, now: float | None = None) -> float | None:
 def _chosen(query, since: str | None, model: str | None):
     "`query` narrowed to decisions made since `since` by model version or run id `model`."
     if (after := parse_since(since)) is not None: query = query.where(DECISIONS.c.at >= after)
-    if model: query = query.where(sa.or_(DECISIONS.c.model_version == model, DECISIONS.c.run_id.startswith(model)))
+    if model:   # a registry version is a small number; anything else is a run id or its start
+        query = query.where(DECISIONS.c.model_version == model if model.isdigit() and len(model) < 8 else DECISIONS.c.run_id.startswith(model))
     return query
 
 def list_decisions(engine: sa.Engine, since: str | None = None, model: str | None = None, limit: int = 50) -> list[dict]:

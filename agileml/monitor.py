@@ -12,8 +12,8 @@ import numpy as np
 from .config import UserError
 
 # %% auto #0
-__all__ = ['TOKEN', 'TOP_TOKENS', 'Thresholds', 'load_thresholds', 'psi', 'wilson', 'input_drift', 'output_drift',
-           'online_quality', 'staleness', 'latency', 'monitor']
+__all__ = ['TOKEN', 'TOP_TOKENS', 'LIMIT', 'Thresholds', 'load_thresholds', 'psi', 'wilson', 'input_drift', 'output_drift',
+           'online_quality', 'staleness', 'latency', 'monitor', 'report_html', 'record_check']
 
 # %% ../nbs/13_monitor.ipynb #6055371d
 @dataclass(frozen=True)
@@ -169,32 +169,105 @@ def _reference(run) -> dict:
     return dict(train=split.X_train, test=split.X_test, labels=[l for ls in labels for l in ls],
                 top=[max(a["scores"].values()) for a in answers], offline=offline)
 
-def _window(engine, version: str, since: str) -> dict:
-    "The served texts, labels, top scores and latencies of one model version since `since`."
+def _rows(engine, version: str, since: str) -> list:
+    "The decisions of one model version since `since`: time, text, suggestions, scores, latency."
     import sqlalchemy as sa
     from agileml.decisions import DECISIONS, parse_since
-    q = sa.select(DECISIONS.c.text, DECISIONS.c.suggested, DECISIONS.c.scores, DECISIONS.c.latency_ms).where(
+    q = sa.select(DECISIONS.c.at, DECISIONS.c.text, DECISIONS.c.suggested, DECISIONS.c.scores, DECISIONS.c.latency_ms).where(
         DECISIONS.c.model_version == version, DECISIONS.c.at >= parse_since(since))
-    with engine.connect() as con: rows = con.execute(q).all()
+    with engine.connect() as con: return con.execute(q).all()
+
+def _window(rows) -> dict:
+    "The served texts, labels, top scores and latencies of some decisions."
     return dict(texts=[r.text for r in rows if r.text is not None], labels=[l for r in rows for l in r.suggested],
                 top=[max(r.scores.values()) for r in rows if r.scores], latency=[r.latency_ms for r in rows], n=len(rows))
 
-def monitor(engine, thresholds: Thresholds = Thresholds(), version: str | None = None) -> dict:
-    "Every signal for model `version` (default: the champion) over the thresholds' window; status 'ok' or 'alert'."
-    from agileml.decisions import decision_stats
-    from agileml.tracking import MODEL_NAME, champion_version, client, get_run
+def _drift_and_latency(ref: dict, win: dict, t: Thresholds) -> dict[str, list[dict]]:
+    return {"input drift": input_drift(ref["train"], ref["test"], win["texts"], t) if win["texts"] else [],
+            "output drift": output_drift(ref["labels"], ref["top"], win["labels"], win["top"], t),
+            "latency": latency(win["latency"], t)}
+
+def _model_version(c, version: str | None):
+    "The registered model version to monitor: `version`, else the champion."
+    from mlflow.exceptions import MlflowException
+    from agileml.tracking import MODEL_NAME, champion_version
+    if not version:
+        mv = champion_version(c)
+        if mv is None: raise UserError("there is no champion to monitor: promote a run, or pass --model VERSION")
+        return mv
+    try: return c.get_model_version(MODEL_NAME, version)
+    except MlflowException: raise UserError(f"there is no model version {version!r}: `agileml runs` shows the champion's") from None
+
+def monitor(engine, thresholds: Thresholds = Thresholds(), version: str | None = None, slices: int = 6) -> dict:
+    """Every signal for model `version` (default: the champion) over the thresholds' window, status 'ok' or 'alert';
+    and the drift and latency signals in `slices` equal parts of the window, for the report."""
+    from agileml.decisions import decision_stats, parse_since
+    from agileml.tracking import client, get_run
     c = client()
-    mv = c.get_model_version(MODEL_NAME, version) if version else champion_version(c)
-    if mv is None: raise UserError("there is no champion to monitor: promote a run, or pass --model VERSION")
+    mv = _model_version(c, version)
     run = get_run(mv.run_id, c)
-    ref, win = _reference(run), _window(engine, str(mv.version), thresholds.window)
+    ref, rows = _reference(run), _rows(engine, str(mv.version), thresholds.window)
+    win = _window(rows)
     stats = next(iter(decision_stats(engine, str(mv.version), thresholds.window)), None)
-    signals = {"input drift": input_drift(ref["train"], ref["test"], win["texts"], thresholds) if win["texts"] else [],
-               "output drift": output_drift(ref["labels"], ref["top"], win["labels"], win["top"], thresholds),
-               "online quality": online_quality(stats, ref["offline"], thresholds),
-               "staleness": staleness(run.info.end_time, run.data.tags.get("agileml.data_modified"), thresholds),
-               "latency": latency(win["latency"], thresholds)}
+    signals = {**_drift_and_latency(ref, win, thresholds), "online quality": online_quality(stats, ref["offline"], thresholds),
+               "staleness": staleness(run.info.end_time, run.data.tags.get("agileml.data_modified"), thresholds)}
     alerts = [f"{group}: {s['name']}" for group, ss in signals.items() for s in ss if s["alert"]]
+    edges = np.linspace(parse_since(thresholds.window), time.time(), slices + 1)
+    series = [dict(end=float(hi), decisions=len(part), signals=_drift_and_latency(ref, _window(part), thresholds))
+              for lo, hi in zip(edges[:-1], edges[1:]) for part in [[r for r in rows if lo <= r.at <= hi]]]
     return dict(status="alert" if alerts else "ok", alerts=alerts, model_version=str(mv.version), run_id=mv.run_id,
                 window=thresholds.window, decisions=win["n"], texts=len(win["texts"]), signals=signals,
-                thresholds=asdict(thresholds))
+                thresholds=asdict(thresholds), series=series)
+
+# %% ../nbs/13_monitor.ipynb #c0ed3d42
+LIMIT = {"oov_rate": "oov_increase", "text_length": "ks", "token_distribution": "psi", "predicted_labels": "psi",
+         "top_score": "ks", "latency_p99_ms": "latency_factor"}      # the threshold each plotted effect is held against
+
+def report_html(d: dict) -> str:
+    "A self-contained HTML page: verdict, a plot per signal over the window's slices, and the table of signals."
+    import base64, html, io
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    names = [s["name"] for ss in d["series"][0]["signals"].values() for s in ss] if d["series"] else []
+    names = list(dict.fromkeys(names + [s["name"] for ss in d["signals"].values() for s in ss]))
+    fig, axes = plt.subplots(len(names), 1, figsize=(7, 1.9 * len(names)), squeeze=False)
+    when = lambda x: time.strftime("%m-%d %H:%M", time.gmtime(x))
+    for ax, name in zip(axes[:, 0], names):
+        points = [(p["end"], s["effect"]) for p in d["series"] for ss in p["signals"].values() for s in ss
+                  if s["name"] == name and s["effect"] is not None]
+        now = [s["effect"] for ss in d["signals"].values() for s in ss if s["name"] == name and s["effect"] is not None]
+        if points: ax.plot([when(x) for x, _ in points], [y for _, y in points], marker="o")
+        elif now: ax.bar(["whole window"], now)
+        if name in LIMIT: ax.axhline(d["thresholds"][LIMIT[name]], linestyle="--", color="red")
+        ax.set_title(name, fontsize=9); ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    png = io.BytesIO(); fig.savefig(png, format="png", dpi=90); plt.close(fig)
+    rows = "".join(f"<tr><td>{html.escape(g)}</td><td>{html.escape(s['name'])}</td><td>{'ALERT' if s['alert'] else 'ok'}</td>"
+                   f"<td>{html.escape(str(s['value']))}</td><td>{html.escape(str(s['reference']))}</td><td>{s['effect']}</td>"
+                   f"<td>{html.escape(s['note'])}</td></tr>" for g, ss in d["signals"].items() for s in ss)
+    return (f"<!doctype html><meta charset='utf-8'><title>agileml monitor: {d['status']}</title>"
+            f"<h1>Model version {d['model_version']}: {d['status'].upper()}</h1><p>run {d['run_id']}, window {html.escape(d['window'])}, "
+            f"{d['decisions']} decisions, {d['texts']} texts logged</p><p>{html.escape('; '.join(d['alerts']) or 'no alerts')}</p>"
+            f"<img alt='signals over the window' src='data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}'>"
+            "<table border='1' cellpadding='3'><tr><th>group</th><th>signal</th><th>status</th><th>value</th><th>reference</th>"
+            f"<th>effect</th><th>note</th></tr>{rows}</table>")
+
+def record_check(d: dict) -> str:
+    "Record a check as a run of the `monitoring` experiment; its run id."
+    from mlflow.entities import Metric, Param, RunTag
+    from agileml.tracking import client, experiment_id
+    c = client()
+    run = c.create_run(experiment_id(c, "monitoring"), run_name=f"monitor v{d['model_version']} {d['window']}")
+    now = int(time.time() * 1000)
+    metric = lambda name: re.sub(r"[^\w./ -]", "_", name)
+    c.log_batch(run.info.run_id,
+                params=[Param(k, str(v)) for k, v in d["thresholds"].items()],
+                metrics=[Metric(metric(s["name"]), s["effect"], now, 0) for ss in d["signals"].values() for s in ss
+                         if s["effect"] is not None] + [Metric("alerts", len(d["alerts"]), now, 0), Metric("decisions", d["decisions"], now, 0)],
+                tags=[RunTag("agileml.monitor_status", d["status"]), RunTag("agileml.monitor_alerts", "; ".join(d["alerts"]) or "none"),
+                      RunTag("agileml.monitors", d["run_id"]), RunTag("agileml.model_version", d["model_version"])])
+    c.log_dict(run.info.run_id, d, "monitor.json")
+    c.log_text(run.info.run_id, report_html(d), "report.html")
+    c.set_terminated(run.info.run_id, "FINISHED")
+    return run.info.run_id

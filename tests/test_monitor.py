@@ -1,6 +1,7 @@
 "`agileml monitor` against a real service, decision log and store: held-out texts pass; other texts, rejected suggestions and old data alert."
 import json, os, time
 from datetime import datetime, timezone
+from pathlib import Path
 import pytest
 from conftest import cli, module_store, post, require_dataset, start_server, stop, train_json
 
@@ -48,7 +49,7 @@ def monitored(*args, check):
     return json.loads(out.stdout)
 
 
-def test_held_out_sms_texts_raise_no_alert(production):
+def test_held_out_sms_texts_raise_no_alert(production, tmp_path):
     since = now()
     served(production["url"], production["split"].X_test[:300])
     d = monitored("--window", since, check=0)
@@ -56,6 +57,15 @@ def test_held_out_sms_texts_raise_no_alert(production):
     drift = {s["name"]: s for s in d["signals"]["input drift"] + d["signals"]["output drift"]}
     assert drift["oov_rate"]["effect"] < 0.05 and drift["token_distribution"]["value"] < 0.1, drift
     assert d["signals"]["staleness"][1]["value"] == pytest.approx(DATA_AGE_DAYS, abs=1)
+    from mlflow.tracking import MlflowClient
+    from agileml.tracking import tracking_uri
+    c = MlflowClient(tracking_uri())
+    recorded = c.get_run(d["monitoring_run"])
+    assert c.get_experiment(recorded.info.experiment_id).name == "monitoring"
+    assert recorded.data.tags["agileml.monitor_status"] == "ok" and recorded.data.metrics["decisions"] == 300
+    page = Path(c.download_artifacts(d["monitoring_run"], "report.html", str(tmp_path))).read_text()
+    assert "Model version 1: OK" in page and page.count("<img") == 1
+    assert len(d["series"]) == 6 and sum(p["decisions"] for p in d["series"]) == 300
 
 
 def test_newsgroup_posts_are_input_drift(production):
