@@ -94,6 +94,18 @@ def test_curators_rejecting_40_percent_of_spam_is_an_online_quality_alert(produc
     assert spam_quality["value"] == 0.6 and spam_quality["reference"] > 0.9
 
 
+def test_a_latency_above_the_baseline_is_an_alert(production, tmp_path):
+    "The service's logged latency against a baseline set below it (the benchmark's is 25 ms; loopback answers take ~1 ms)."
+    since = now()
+    served(production["url"], production["split"].X_test[:200])
+    d = monitored("--window", since, check=0)
+    (p99,) = d["signals"]["latency"]
+    assert 0 < p99["value"] < 50 and not p99["alert"]
+    (tmp_path / "t.yaml").write_text(f"latency_p99_ms: {p99['value'] / 4}\n")
+    d = monitored("--window", since, "--thresholds", str(tmp_path / "t.yaml"), check=1)
+    assert d["alerts"] == ["latency: latency_p99_ms"]
+
+
 def test_training_data_older_than_the_threshold_is_stale(production, tmp_path):
     (tmp_path / "t.yaml").write_text(f"max_data_age_days: {DATA_AGE_DAYS - 20}\n")
     d = monitored("--thresholds", str(tmp_path / "t.yaml"), check=1)
