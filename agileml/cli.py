@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_cli.ipynb #75b70542
 from __future__ import annotations
-import contextlib, functools, json, os, sys, tempfile
+import functools, json, os, sys
 from typing import List, Optional
 import typer
 from .config import PROJECT_ENV, UserError, locate_project, parse_param_strings
@@ -297,29 +297,15 @@ def serve(model: str = typer.Option("champion", help="'champion', a run id, or a
           token: str = typer.Option("", envvar="AGILEML_SERVE_TOKEN", show_default=False,
                                     help="bearer token for /v1/feedback and /v1/decisions (or $AGILEML_SERVE_TOKEN); none: they are closed")):
     "Serve a model over HTTP: /v1/predict, /v1/explain, /v1/feedback, /v1/decisions/{id}, /v1/model, /health, /ready, /metrics, /docs."
-    import uvicorn
+    from agileml.config import coerce
     from agileml.decisions import open_log
-    from agileml.serve import ServeSettings, _typed, load_served
+    from agileml.serve import ServeSettings, load_served, run_server
     if workers < 1 or not 0 < port < 65536: raise UserError("--workers must be >= 1 and --port between 1 and 65535")
-    try: logs_text = _typed(bool, log_text)
-    except UserError: raise UserError(f"--log-text={log_text}: give true or false") from None
     settings = ServeSettings(model=model, max_texts=max_texts, max_chars=max_chars, reload_seconds=reload_seconds,
-                             decision_log=decision_log, log_text=logs_text, token=token)
+                             decision_log=decision_log, log_text=coerce("--log-text", log_text, "bool"), token=token)
     load_served(model)                       # a model that cannot be served fails here, with its reason
     if decision_log != "off": open_log(decision_log or None).dispose()     # and so does a decision log it cannot open
-    os.environ.update(settings.to_env())     # the worker processes read their settings from here
-    with _metrics_folder(workers):
-        uvicorn.run("agileml.serve:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
-
-@contextlib.contextmanager
-def _metrics_folder(workers: int):
-    "With several workers, a fresh folder where each writes its Prometheus metrics for /metrics to add up; removed after."
-    from agileml.serve import MULTIPROCESS_ENV
-    if workers == 1 or os.environ.get(MULTIPROCESS_ENV): yield; return
-    with tempfile.TemporaryDirectory(prefix="agileml-metrics-") as folder:
-        os.environ[MULTIPROCESS_ENV] = folder
-        try: yield
-        finally: del os.environ[MULTIPROCESS_ENV]
+    run_server(settings, host, port, workers)
 
 @app.command()
 @_friendly
@@ -433,14 +419,8 @@ def monitor(thresholds: Optional[str] = typer.Option(None, help="YAML file of th
             decision_log: Optional[str] = _LOG, as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     """Is the model in production still good? Input and output drift, online quality, staleness, latency; recorded as a run
     of the `monitoring` experiment with an HTML report. Exit 0 ok, 1 alert, 2 could not run."""
-    import dataclasses
-    from pathlib import Path
-    from agileml.monitor import load_thresholds, monitor as run_monitor, record_check, report_html
-    t = load_thresholds(thresholds)
-    if window: t = dataclasses.replace(t, window=window)
-    d = run_monitor(_log(decision_log), t, model)
-    d["monitoring_run"] = record_check(d)
-    if report: Path(report).write_text(report_html(d), encoding="utf-8")
+    from agileml.monitor import check, load_thresholds
+    d = check(_log(decision_log), load_thresholds(thresholds, window), model, report)
     _emit(d, as_json, _monitor_text(d) + f"\nrecorded as run {d['monitoring_run']} of the experiment monitoring (report.html)"
           + (f"; report: {report}" if report else ""))
     if d["status"] != "ok": raise typer.Exit(1)

@@ -11,9 +11,9 @@ from typing import Any
 
 # %% auto #0
 __all__ = ['PROJECT_ENV', 'TYPES', 'RUNNER_PARAMS', 'UserError', 'ConfigError', 'locate_project', 'project_dir',
-           'experiments_dir', 'experiment_names', 'experiment_notebook', 'Param', 'declare', 'parameters_source',
-           'declarations', 'typed_values', 'check_combinations', 'Config', 'experiment_config', 'parameters',
-           'parse_param_strings']
+           'experiments_dir', 'experiment_names', 'experiment_notebook', 'Param', 'declare', 'coerce',
+           'parameters_source', 'declarations', 'typed_values', 'check_combinations', 'Config', 'experiment_config',
+           'parameters', 'parse_param_strings']
 
 # %% ../nbs/00_config.ipynb #5e14b46c
 class UserError(ValueError):
@@ -98,7 +98,7 @@ def _accepted(comment: str, typ: str, where: str) -> dict:
     "Help, and choices or range, from a parameter's comment."
     if m := _CHOICES.match(comment):
         items = [i.strip() for i in m["items"].split(",") if i.strip()]
-        return dict(help=m["help"], choices=tuple(_coerce(where, i, typ) for i in items))
+        return dict(help=m["help"], choices=tuple(coerce(where, i, typ) for i in items))
     if typ in ("int", "float") and (m := _INTERVAL.match(comment)):
         return dict(help=m["help"], lo=_bound(m["lo"], where), hi=_bound(m["hi"], where),
                     lo_open=m["open"] == "(", hi_open=m["close"] == ")")
@@ -112,18 +112,19 @@ def declare(name: str, annotation: str, default: str, comment: str = "") -> Para
     typ = annotation if annotation in TYPES else type(value).__name__ if annotation in ("", "None") else annotation
     if typ not in TYPES:
         raise ConfigError(f"parameter {name}: type {typ!r} is not one of {', '.join(TYPES)}; declare it as `{name}: str = ...`")
-    p = Param(name, typ, _coerce(name, value, typ), **_accepted(comment.strip(), typ, f"parameter {name}"))
+    p = Param(name, typ, coerce(name, value, typ), **_accepted(comment.strip(), typ, f"parameter {name}"))
     if problems := _problems(p, p.default): raise ConfigError(f"the default of {name} is not accepted: {problems[0]}")
     return p
 
 # %% ../nbs/00_config.ipynb #6be238b8
 _TRUE, _FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off"}
 
-def _coerce(name: str, value: Any, typ: str) -> Any:
+def coerce(name: str, value: Any, typ: str) -> Any:
     "`value` as type `typ` (a name in TYPES), or a message saying what `name` accepts."
     if typ == "bool":
         if isinstance(value, bool): return value
         if str(value).lower() in _TRUE | _FALSE: return str(value).lower() in _TRUE
+        raise ConfigError(f"{name}={value}: give true or false (or yes/no, 1/0, on/off)")
     elif typ == "int" and not isinstance(value, bool):
         if isinstance(value, int): return value
         if isinstance(value, str) and value.strip().lstrip("+-").isdigit(): return int(value)
@@ -200,7 +201,7 @@ def typed_values(declared: dict[str, Param], params: dict) -> dict:
     if unknown := [k for k in params if k not in valid]: raise ConfigError(_unknown_message(unknown, valid))
     out, problems = {k: declared[k].default for k in valid}, []
     for k, v in params.items():
-        try: out[k] = _coerce(k, v, declared[k].type)
+        try: out[k] = coerce(k, v, declared[k].type)
         except ConfigError as e: problems.append(str(e)); continue
         problems += _problems(declared[k], out[k])
     if problems: raise ConfigError("; ".join(problems))

@@ -5,16 +5,16 @@
 # %% ../nbs/12_decisions.ipynb #048f1130
 from __future__ import annotations
 import collections, hashlib, itertools, json, logging, os, re, threading, time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 import sqlalchemy as sa
 from .config import UserError, project_dir
 
 # %% auto #0
 __all__ = ['DECISIONS_ENV', 'METADATA', 'DECISIONS', 'VERDICTS', 'log', 'default_url', 'shown_url', 'open_log', 'decision_id',
-           'decision_rows', 'insert_decisions', 'DecisionLog', 'UnknownDecision', 'VerdictError', 'check_verdict',
-           'add_verdict', 'get_decision', 'explanation', 'parse_since', 'list_decisions', 'decision_stats',
-           'export_feedback']
+           'suggested_labels', 'decision_rows', 'insert_decisions', 'DecisionLog', 'UnknownDecision', 'VerdictError',
+           'check_verdict', 'add_verdict', 'get_decision', 'explanation', 'parse_since', 'served_decisions',
+           'list_decisions', 'decision_stats', 'export_feedback']
 
 # %% ../nbs/12_decisions.ipynb #d1ca0ad8
 DECISIONS_ENV = "AGILEML_DECISIONS_URL"
@@ -111,6 +111,10 @@ def decision_id() -> str:
     database appends rather than inserting all over its index, and making one costs no system call (uuid4 does)."""
     return f"{int(time.time() * 1000):012x}{_PROCESS}{next(_COUNT) % 16**12:012x}"
 
+def suggested_labels(output: dict) -> list[str]:
+    "What one answer of the service suggests: its label, or its tags best first."
+    return [t["tag"] for t in output["tags"]] if "tags" in output else [output["label"]]
+
 def decision_rows(ids: list[str], texts: list[str], predictions: list[dict], model_version: str | None, run_id: str | None,
                   latency_ms: float, at: float, log_text: bool = True) -> list[dict]:
     "One decision row per text: its id, the model, what was suggested (a label, or tags best first) and the scores."
@@ -119,7 +123,7 @@ def decision_rows(ids: list[str], texts: list[str], predictions: list[dict], mod
         tags = "tags" in p
         rows.append(dict(id=i, at=at, model_version=model_version, run_id=run_id, task="tags" if tags else "label",
                          text=text if log_text else None, text_sha256=_sha256(text),
-                         suggested=[t["tag"] for t in p["tags"]] if tags else [p["label"]],
+                         suggested=suggested_labels(p),
                          scores=p.get("scores") or ({t["tag"]: t["probability"] for t in p["tags"]} if tags else None),
                          latency_ms=round(latency_ms, 3)))
     return rows
@@ -298,23 +302,28 @@ def explanation(decision: dict, pipelines: dict | None = None, top: int = 5) -> 
     return explain(pipelines[run_id], [decision["text"]], top)[0], None
 
 # %% ../nbs/12_decisions.ipynb #340ef447
-def parse_since(since: str | None, now: float | None = None) -> float | None:
-    "Seconds since the epoch for an ISO date/time or an age (30m, 12h, 7d); None for None."
+def parse_since(since: str | None, now: float | None = None, option: str = "--since") -> float | None:
+    "Seconds since the epoch for an ISO date/time or an age (30m, 12h, 7d); None for None. `option` names it in errors."
     if since is None or not since.strip(): return None
     now = time.time() if now is None else now
     if m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", since):
         return now - float(m[1]) * dict(s=1, m=60, h=3600, d=86400, w=604800)[m[2]]
     try: when = datetime.fromisoformat(since.strip())
     except ValueError:
-        raise UserError(f"--since {since!r}: give an ISO date or time (2026-12-01, 2026-12-01T09:30) or an age (30m, 12h, 7d)") from None
+        raise UserError(f"{option} {since!r}: give an ISO date or time (2026-12-01, 2026-12-01T09:30) or an age (30m, 12h, 7d)") from None
     return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
 
-def _chosen(query, since: str | None, model: str | None):
+def _chosen(query, since: str | None, model: str | None, option: str = "--since"):
     "`query` narrowed to decisions made since `since` by model version or run id `model`."
-    if (after := parse_since(since)) is not None: query = query.where(DECISIONS.c.at >= after)
+    if (after := parse_since(since, option=option)) is not None: query = query.where(DECISIONS.c.at >= after)
     if model:   # a registry version is a small number; anything else is a run id or its start
         query = query.where(DECISIONS.c.model_version == model if model.isdigit() and len(model) < 8 else DECISIONS.c.run_id.startswith(model))
     return query
+
+def served_decisions(engine: sa.Engine, model: str, since: str, option: str = "--since") -> list:
+    "The decisions of one model since `since`: time, text, suggestions, scores and latency of each."
+    q = sa.select(DECISIONS.c.at, DECISIONS.c.text, DECISIONS.c.suggested, DECISIONS.c.scores, DECISIONS.c.latency_ms)
+    with engine.connect() as con: return con.execute(_chosen(q, since, model, option)).all()
 
 def list_decisions(engine: sa.Engine, since: str | None = None, model: str | None = None, limit: int = 50) -> list[dict]:
     "The newest decisions (at most `limit`), each with its curation."
@@ -376,7 +385,7 @@ def export_feedback(engine: sa.Engine, path, since: str | None = None, model: st
     from agileml.data import load_file
     latest = _latest_verdicts()
     q = _chosen(sa.select(DECISIONS.c.id, DECISIONS.c.task, DECISIONS.c.text, latest.c.label, latest.c.accepted, latest.c.added)
-                .join(latest, latest.c.decision_id == DECISIONS.c.id), since, model).order_by(DECISIONS.c.at, DECISIONS.c.id)
+                .join(latest, latest.c.decision_id == DECISIONS.c.id), since, model)
     with engine.connect() as con: rows = con.execute(q).mappings().all()
     tasks = {r["task"] for r in rows}
     if not rows: raise UserError("no curated decisions match: nothing to export" + (" (try an earlier --since)" if since else ""))

@@ -13,7 +13,7 @@ from .config import UserError
 
 # %% auto #0
 __all__ = ['TOKEN', 'TOP_TOKENS', 'LIMIT', 'Thresholds', 'load_thresholds', 'psi', 'wilson', 'input_drift', 'output_drift',
-           'online_quality', 'staleness', 'latency', 'monitor', 'report_html', 'record_check']
+           'online_quality', 'staleness', 'latency', 'monitor', 'report_html', 'check', 'record_check']
 
 # %% ../nbs/13_monitor.ipynb #6055371d
 @dataclass(frozen=True)
@@ -31,9 +31,9 @@ class Thresholds:
     latency_p99_ms: float = 25.0     # the p99 of the service with logging on, 32 connections (BENCHMARKS.md: 23-32 ms)
     latency_factor: float = 2.0      # alert when the window's p99 of the logged scoring latency is above p99 x this
 
-def load_thresholds(path=None) -> Thresholds:
-    "The defaults, overridden by the YAML mapping in `path`; unknown names and ill-typed values refused by name."
-    if path is None: return Thresholds()
+def load_thresholds(path=None, window: str | None = None) -> Thresholds:
+    "The defaults, overridden by the YAML mapping in `path`, and the window by `window`; unknown or ill-typed values refused by name."
+    if path is None: return Thresholds(**({"window": window} if window else {}))
     import yaml
     try: given = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as e: raise UserError(f"cannot read the thresholds file {path}: {e}") from None
@@ -44,7 +44,7 @@ def load_thresholds(path=None) -> Thresholds:
     for k, v in given.items():
         ok = isinstance(v, str) if kinds[k] is str else isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
         if not ok: raise UserError(f"{path}: {k}: {v!r} is not {'a text' if kinds[k] is str else 'a number >= 0'}")
-    return Thresholds(**{k: kinds[k](v) for k, v in given.items()})
+    return Thresholds(**{**{k: kinds[k](v) for k, v in given.items()}, **({"window": window} if window else {})})
 
 # %% ../nbs/13_monitor.ipynb #9fd75dbc
 def psi(expected: Counter, actual: Counter, eps: float = 1e-4) -> float:
@@ -154,12 +154,13 @@ def latency(latencies_ms: list[float], t: Thresholds) -> list[dict]:
 # %% ../nbs/13_monitor.ipynb #ba4f8ec5
 def _reference(run) -> dict:
     "The champion's training texts, test texts, its answers on them, and its offline precision per label."
+    from agileml.decisions import suggested_labels
     from agileml.serve import ServedModel, score
     from agileml.tracking import load_model, recorded_test_rows
     split = recorded_test_rows(run)
     served = ServedModel(load_model(run.info.run_id))
     answers = score(served, split.X_test)
-    labels = [[t["tag"] for t in a["tags"]] if served.tags else [a["label"]] for a in answers]
+    labels = [suggested_labels(a) for a in answers]
     truth = [set(y) if isinstance(y, tuple) else {y} for y in split.y_test]
     hits, said = Counter(), Counter()
     for predicted, right in zip(labels, truth):
@@ -168,14 +169,6 @@ def _reference(run) -> dict:
     offline["(all)"] = sum(hits.values()) / max(sum(said.values()), 1)
     return dict(train=split.X_train, test=split.X_test, labels=[l for ls in labels for l in ls],
                 top=[max(a["scores"].values()) for a in answers], offline=offline)
-
-def _rows(engine, version: str, since: str) -> list:
-    "The decisions of one model version since `since`: time, text, suggestions, scores, latency."
-    import sqlalchemy as sa
-    from agileml.decisions import DECISIONS, parse_since
-    q = sa.select(DECISIONS.c.at, DECISIONS.c.text, DECISIONS.c.suggested, DECISIONS.c.scores, DECISIONS.c.latency_ms).where(
-        DECISIONS.c.model_version == version, DECISIONS.c.at >= parse_since(since))
-    with engine.connect() as con: return con.execute(q).all()
 
 def _window(rows) -> dict:
     "The served texts, labels, top scores and latencies of some decisions."
@@ -196,23 +189,25 @@ def _model_version(c, version: str | None):
         if mv is None: raise UserError("there is no champion to monitor: promote a run, or pass --model VERSION")
         return mv
     try: return c.get_model_version(MODEL_NAME, version)
-    except MlflowException: raise UserError(f"there is no model version {version!r}: `agileml runs` shows the champion's") from None
+    except MlflowException:
+        raise UserError(f"there is no model version {version!r} of the registered model {MODEL_NAME}: "
+                        "`agileml champion` shows the one in production") from None
 
 def monitor(engine, thresholds: Thresholds = Thresholds(), version: str | None = None, slices: int = 6) -> dict:
     """Every signal for model `version` (default: the champion) over the thresholds' window, status 'ok' or 'alert';
     and the drift and latency signals in `slices` equal parts of the window, for the report."""
-    from agileml.decisions import decision_stats, parse_since
+    from agileml.decisions import decision_stats, parse_since, served_decisions
     from agileml.tracking import client, get_run
     c = client()
     mv = _model_version(c, version)
     run = get_run(mv.run_id, c)
-    ref, rows = _reference(run), _rows(engine, str(mv.version), thresholds.window)
+    ref, rows = _reference(run), served_decisions(engine, str(mv.version), thresholds.window, "--window")
     win = _window(rows)
     stats = next(iter(decision_stats(engine, str(mv.version), thresholds.window)), None)
     signals = {**_drift_and_latency(ref, win, thresholds), "online quality": online_quality(stats, ref["offline"], thresholds),
                "staleness": staleness(run.info.end_time, run.data.tags.get("agileml.data_modified"), thresholds)}
     alerts = [f"{group}: {s['name']}" for group, ss in signals.items() for s in ss if s["alert"]]
-    edges = np.linspace(parse_since(thresholds.window), time.time(), slices + 1)
+    edges = np.linspace(parse_since(thresholds.window, option="--window"), time.time(), slices + 1)
     series = [dict(end=float(hi), decisions=len(part), signals=_drift_and_latency(ref, _window(part), thresholds))
               for lo, hi in zip(edges[:-1], edges[1:]) for part in [[r for r in rows if lo <= r.at <= hi]]]
     return dict(status="alert" if alerts else "ok", alerts=alerts, model_version=str(mv.version), run_id=mv.run_id,
@@ -229,8 +224,7 @@ def report_html(d: dict) -> str:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    names = [s["name"] for ss in d["series"][0]["signals"].values() for s in ss] if d["series"] else []
-    names = list(dict.fromkeys(names + [s["name"] for ss in d["signals"].values() for s in ss]))
+    names = [s["name"] for ss in d["signals"].values() for s in ss]      # every slice's signals are among the window's
     fig, axes = plt.subplots(len(names), 1, figsize=(7, 1.9 * len(names)), squeeze=False)
     when = lambda x: time.strftime("%m-%d %H:%M", time.gmtime(x))
     for ax, name in zip(axes[:, 0], names):
@@ -253,7 +247,15 @@ def report_html(d: dict) -> str:
             "<table border='1' cellpadding='3'><tr><th>group</th><th>signal</th><th>status</th><th>value</th><th>reference</th>"
             f"<th>effect</th><th>note</th></tr>{rows}</table>")
 
-def record_check(d: dict) -> str:
+def check(engine, thresholds: Thresholds = Thresholds(), version: str | None = None, report=None) -> dict:
+    "`monitor`, recorded in the `monitoring` experiment (its run id as `monitoring_run`), its report also written to `report`."
+    d = monitor(engine, thresholds, version)
+    page = report_html(d)
+    d["monitoring_run"] = record_check(d, page)
+    if report: Path(report).write_text(page, encoding="utf-8")
+    return d
+
+def record_check(d: dict, page: str | None = None) -> str:
     "Record a check as a run of the `monitoring` experiment; its run id."
     from mlflow.entities import Metric, Param, RunTag
     from agileml.tracking import client, experiment_id
@@ -268,6 +270,6 @@ def record_check(d: dict) -> str:
                 tags=[RunTag("agileml.monitor_status", d["status"]), RunTag("agileml.monitor_alerts", "; ".join(d["alerts"]) or "none"),
                       RunTag("agileml.monitors", d["run_id"]), RunTag("agileml.model_version", d["model_version"])])
     c.log_dict(run.info.run_id, d, "monitor.json")
-    c.log_text(run.info.run_id, report_html(d), "report.html")
+    c.log_text(run.info.run_id, page or report_html(d), "report.html")
     c.set_terminated(run.info.run_id, "FINISHED")
     return run.info.run_id

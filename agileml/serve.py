@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['INLINE_TEXTS', 'WHITESPACE', 'NOT_BLANK', 'BODIES', 'TEXTS_BODY', 'MULTIPROCESS_ENV', 'LATENCY_BUCKETS', 'ERRORS',
            'CURATION_ERRORS', 'Name', 'ServeSettings', 'ServedModel', 'load_served', 'score', 'Coalescer',
-           'ModelHolder', 'BodyLimits', 'Metrics', 'RequestMetrics', 'create_app', 'VerdictRequest', 'write_table',
-           'predict_file']
+           'ModelHolder', 'BodyLimits', 'Metrics', 'RequestMetrics', 'create_app', 'VerdictRequest', 'run_server',
+           'write_table', 'predict_file']
 
 # %% ../nbs/09_serve.ipynb #411512f2
 import asyncio, gc, os, secrets, time
@@ -21,8 +21,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, StringConstraints, create_model
-from .config import UserError
-from .decisions import DecisionLog, UnknownDecision, VerdictError, add_verdict, explanation, get_decision
+from .config import UserError, coerce
+from .decisions import (DecisionLog, UnknownDecision, VerdictError, add_verdict, explanation, get_decision,
+                               suggested_labels)
 from .explain import explain
 
 # %% ../nbs/09_serve.ipynb #31b75716
@@ -44,17 +45,10 @@ class ServeSettings:
         "Settings from `AGILEML_SERVE_*` environment variables, defaults elsewhere."
         env = {f.name: os.environ[f"AGILEML_SERVE_{f.name.upper()}"] for f in fields(cls)
                if f"AGILEML_SERVE_{f.name.upper()}" in os.environ}
-        return cls(**{k: _typed(type(getattr(cls, k)), v) for k, v in env.items()})
+        return cls(**{k: coerce(f"AGILEML_SERVE_{k.upper()}", v, type(getattr(cls, k)).__name__) for k, v in env.items()})
 
     def to_env(self) -> dict[str, str]:
         return {f"AGILEML_SERVE_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
-
-def _typed(kind: type, value: str):
-    "An environment variable's text as a setting's type; true/false (yes/no, 1/0) for a switch."
-    if kind is not bool: return kind(value)
-    if value.strip().lower() not in ("true", "false", "yes", "no", "1", "0"):
-        raise UserError(f"{value!r} is not a switch: give true or false")
-    return value.strip().lower() in ("true", "yes", "1")
 
 # %% ../nbs/09_serve.ipynb #204eed5c
 @dataclass
@@ -285,7 +279,7 @@ class Metrics:
 
     def predicted(self, outputs: list[dict]):
         for o in outputs:
-            for label in ([t["tag"] for t in o["tags"]] if "tags" in o else [o["label"]]): self.predictions.labels(label).inc()
+            for label in suggested_labels(o): self.predictions.labels(label).inc()
 
     def exposition(self) -> bytes:
         "Every metric in the text format; summed over the worker processes where there are several."
@@ -433,7 +427,7 @@ def _curator_check(s: ServeSettings):
 def _curation_routes(app, s: ServeSettings, holder: ModelHolder, decisions: DecisionLog | None):
     "POST /v1/feedback and GET /v1/decisions/{id}."
     curator = [Depends(_curator_check(s))]
-    loaded: dict = {}                     # older models' pipelines by run id, to explain their decisions
+    pipelines: dict = {}      # by run id: the served model's, and the few older ones loaded to explain their decisions
 
     async def in_log(fn, *args):
         "`fn(decisions.engine, *args)` on a worker thread; a 404, 422 or 503 with the reason where it fails."
@@ -461,12 +455,22 @@ def _curation_routes(app, s: ServeSettings, holder: ModelHolder, decisions: Deci
     async def decision(decision_id: str):
         "A logged decision: its model, text, suggestions, curation and history, and its explanation, recomputed."
         d = await in_log(written, get_decision, decision_id)
-        current = holder.model
-        pipelines = {**loaded, **({current.run_id: current.pipeline} if current else {})}
+        if len(pipelines) > 4: pipelines.clear()
+        if holder.model: pipelines[holder.model.run_id] = holder.model.pipeline
         d["explanation"], d["explanation_missing"] = await asyncio.get_running_loop().run_in_executor(
-            None, explanation, d, pipelines, s.explain_top)
-        if d["model"]["run_id"] in pipelines and len(loaded) < 4: loaded.setdefault(d["model"]["run_id"], pipelines[d["model"]["run_id"]])
+            None, explanation, d, pipelines, s.explain_top)      # loads the decision's model into `pipelines` when missing
         return d
+
+# %% ../nbs/09_serve.ipynb #1ec36a0d
+def run_server(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1):
+    "Serve `settings` with uvicorn until stopped."
+    import tempfile, uvicorn
+    os.environ.update(settings.to_env())
+    with tempfile.TemporaryDirectory(prefix="agileml-metrics-") as folder:
+        if workers > 1: os.environ.setdefault(MULTIPROCESS_ENV, folder)
+        try: uvicorn.run("agileml.serve:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+        finally:
+            if os.environ.get(MULTIPROCESS_ENV) == folder: del os.environ[MULTIPROCESS_ENV]
 
 # %% ../nbs/09_serve.ipynb #d3d36d8a
 def write_table(df, path):

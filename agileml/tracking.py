@@ -220,7 +220,7 @@ class TrainingRun:
         tags = {"agileml.dataset": ds.name, "agileml.data_fingerprint": ds.fingerprint, "agileml.data_source": ds.source,
                 "agileml.data_rows": str(len(ds)), "agileml.data_split": "published" if split.published else "seeded",
                 "agileml.test_fingerprint": fingerprint(split.X_test, split.y_test)}
-        if Path(ds.source).exists():       # how old the data is: the monitor's staleness check reads it
+        if ds.source and Path(ds.source).exists():       # how old the data is: the monitor's staleness check reads it
             tags["agileml.data_modified"] = datetime.datetime.fromtimestamp(Path(ds.source).stat().st_mtime, datetime.timezone.utc).isoformat()
         if extra:        # curated examples added to the training part: each file's fingerprint, and what was added
             tags.update({"agileml.extra_data": ",".join(e.source for e in extra),
