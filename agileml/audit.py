@@ -13,8 +13,8 @@ from .config import UserError
 # %% auto #0
 __all__ = ['KINDS', 'DIRECTIVE', 'SCRATCH', 'A', 'M', 'N', 'ML_TEST_SCORE', 'POINTS', 'Finding', 'Project', 'code_cells',
            'directives', 'is_parameters', 'parse', 'check_dead_code', 'exported_modules', 'check_orphans', 'check_sync',
-           'names_read', 'library_names', 'check_configuration', 'check_glue', 'evidence_missing', 'ml_test_score',
-           'audit']
+           'names_read', 'library_names', 'check_configuration', 'check_glue', 'evidence_missing', 'is_named_test',
+           'scored', 'ml_test_score', 'audit']
 
 # %% ../nbs/11_audit.ipynb #d352f645
 KINDS = {"dead-experiment-code": "Dead experiment code", "orphan-module": "Orphan modules",
@@ -253,7 +253,9 @@ ML_TEST_SCORE = [  # (section, test, status, evidence, how)
      "a featurizer is one function in 02_features; a sweep compares it with the rest"),
     ("Data", "All input feature code is tested", A, ["nbs/02_features.ipynb", "tests/test_library.py::test_word2vec_vectorizer_in_a_plain_python_pipeline_is_the_same_in_every_process"],
      "nbdev_test runs the feature notebook's tests and scikit-learn's estimator checks on every change"),
-    ("Model", "Model specs are reviewed and submitted", A, ["nbs/experiments/train.ipynb", "agileml/audit.py"],
+    ("Model", "Model specs are reviewed and submitted", A, ["nbs/experiments/train.ipynb", "agileml/audit.py",
+                                                            "tests/test_train.py::test_default_run_works_offline_and_records_everything",
+                                                            "tests/test_audit.py::test_the_project_audits_clean_with_its_ml_test_score"],
      "the run configuration and the experiment notebook are code in git; every run records its commit; this audit runs in CI"),
     ("Model", "Offline and online metrics correlate", A,
      ["tests/test_monitor.py::test_curators_rejecting_40_percent_of_spam_is_an_online_quality_alert"],
@@ -271,7 +273,10 @@ ML_TEST_SCORE = [  # (section, test, status, evidence, how)
     ("Infrastructure", "Training is reproducible", A, ["tests/test_lifecycle.py::test_reproduce_gives_identical_scores",
                                                        "tests/test_train.py::test_the_same_tfidf_run_twice_gives_identical_metrics"],
      "`agileml reproduce` reruns a recorded run and CI checks the scores are identical"),
-    ("Infrastructure", "Model specs are unit tested", A, ["nbs/03_models.ipynb", "nbs/00_config.ipynb"], "nbdev_test runs them on every change"),
+    ("Infrastructure", "Model specs are unit tested", A, ["nbs/03_models.ipynb", "nbs/00_config.ipynb",
+                                                          "tests/test_train.py::test_ill_typed_and_out_of_range_values_are_refused_together",
+                                                          "tests/test_train.py::test_misspelt_parameter_is_refused_before_any_run"],
+     "nbdev_test runs the model and configuration notebooks' tests on every change; a run's parameters are checked before it starts"),
     ("Infrastructure", "The ML pipeline is integration tested", A, ["tests/test_notebooks.py::test_experiment_smoke_run"],
      "CI executes every experiment notebook end to end with its smoke parameters"),
     ("Infrastructure", "Model quality is validated before serving", A, ["tests/test_lifecycle.py::test_promotion_gate_champion_and_rollback"],
@@ -282,8 +287,10 @@ ML_TEST_SCORE = [  # (section, test, status, evidence, how)
      "a new champion is loaded and its sha256 checked before the swap, but no share of traffic tries it first"),
     ("Infrastructure", "Serving models can be rolled back", A, ["tests/test_lifecycle.py::test_promotion_gate_champion_and_rollback"],
      "`agileml rollback`; the service follows the alias without a restart"),
-    ("Monitoring", "Dependency changes result in notification", M, ["constraints.txt", "nbs/05_tracking.ipynb"],
-     "versions are pinned; each run records them and `runs compare` shows changes; nothing notifies"),
+    ("Monitoring", "Dependency changes result in notification", A,
+     ["constraints.txt", "tests/test_monitor.py::test_a_champion_trained_with_another_minor_release_is_a_dependency_alert"],
+     "versions are pinned; each run records them; `agileml monitor` alerts when a package's minor or major version differs "
+     "from the champion's training (`runs compare` shows the differences between two runs)"),
     ("Monitoring", "Data invariants hold in training and serving inputs", A, ["tests/test_serve.py::test_bad_input_gets_a_4xx_that_says_what_is_accepted",
                                                                           "tests/test_library.py::test_a_damaged_local_copy_is_refused"],
      "training data and requests are validated; violations are refused with a message"),
@@ -296,8 +303,11 @@ ML_TEST_SCORE = [  # (section, test, status, evidence, how)
      ["tests/test_monitor.py::test_curators_rejecting_40_percent_of_spam_is_an_online_quality_alert",
       "tests/test_monitor.py::test_newsgroup_posts_are_input_drift"],
      "curators' verdicts are the labels from production; the monitor alerts on lower online precision and on input and output drift"),
-    ("Monitoring", "The model has not experienced a dramatic or slow-leak regression in speed, latency, throughput or RAM", M,
-     ["benchmarks/serve_load.py", "benchmarks/sweep_workers.py"], "benchmarks are run by hand (`make bench`); nothing watches production"),
+    ("Monitoring", "The model has not experienced a dramatic or slow-leak regression in speed, latency, throughput or RAM", A,
+     ["tests/test_monitor.py::test_a_latency_above_the_baseline_is_an_alert", "tests/test_serve.py::test_metrics_count_exactly_the_requests_sent",
+      "benchmarks/serve_load.py"],
+     "`agileml monitor` alerts when the served p99 latency passes the benchmark's baseline by a factor; /metrics exports "
+     "requests and a latency histogram; RAM is not watched"),
 ]
 POINTS = {A: 1.0, M: 0.5, N: 0.0}
 
@@ -311,13 +321,23 @@ def evidence_missing(p: Project, ref: str) -> bool:
     f = p.root / path
     return not f.is_file() or bool(name) and not re.search(rf"^def {re.escape(name)}\(", f.read_text("utf-8"), re.M)
 
-def ml_test_score(p: Project) -> dict:
-    "Each of the 28 tests with its status and checked evidence; the score per section and overall."
+def is_named_test(ref: str) -> bool:
+    "Whether a piece of evidence is a test function CI runs: `tests/....py::test_name`."
+    path, _, name = ref.partition("::")
+    return path.startswith("tests/") and name.startswith("test_")
+
+def scored(p: Project, status: str, evidence: list[str], how: str) -> tuple[str, str]:
+    "A claim's status and reason after checking its evidence: none if any is missing, manual if automatic names no test."
+    if missing := [e for e in evidence if evidence_missing(p, e)]: return N, f"evidence missing: {', '.join(missing)}"
+    if status == A and not any(map(is_named_test, evidence)): return M, f"no named test runs it, so manual: {how}"
+    return status, how
+
+def ml_test_score(p: Project, table: list[tuple] = ML_TEST_SCORE) -> dict:
+    "Each test of `table` (default: the 28) with its status and checked evidence; the score per section and overall."
     rows = []
-    for section, test, status, evidence, how in ML_TEST_SCORE:
-        missing = [e for e in evidence if evidence_missing(p, e)]
-        rows.append(dict(section=section, test=test, status=N if missing else status, evidence=evidence,
-                         how=f"evidence missing: {', '.join(missing)}" if missing else how))
+    for section, test, status, evidence, how in table:
+        status, how = scored(p, status, evidence, how)
+        rows.append(dict(section=section, test=test, status=status, evidence=evidence, how=how))
     sections = {s: sum(POINTS[r["status"]] for r in rows if r["section"] == s) for s in dict.fromkeys(r["section"] for r in rows)}
     return dict(tests=rows, sections=sections, overall=min(sections.values()))
 

@@ -5,7 +5,8 @@ Run alone (needs wrk: `apt-get install wrk`):
 Trains the SMS Spam production configuration into a temporary store, then loads `agileml serve` with the same wrk
 settings (32 connections, one text per request) with the decision log off, in SQLite and in PostgreSQL (pgserver, on a
 Unix socket, sharing the machine's 2 cores with the service and wrk), one server at a time, in `--rounds` rounds:
-requests/s on this machine drift by 10% between runs minutes apart, so each ratio compares medians of interleaved runs. After each load it waits until the log has written everything, then
+requests/s on this machine drift by 10% between runs minutes apart, so each ratio compares medians of interleaved runs
+(every other round in reverse order). After each load it waits until the log has written everything, then
 counts the decisions in the database against the 200 responses wrk counted: wrk stops with up to one request per
 connection in flight, which the service answered and logged but wrk never counted, so the log may hold up to
 `connections` more (the test suite checks the exact count with a client that waits for every answer).
@@ -63,7 +64,9 @@ def main():
     pg = pgserver.get_server(folder / "pg", cleanup_mode="stop")
     try:
         logs = {"off": "off", "SQLite": f"sqlite:///{folder}/decisions.db", "PostgreSQL": pg.get_uri()}
-        rows = [{name: load(run["run_id"], log, env, a, text) for name, log in logs.items()} for _ in range(a.rounds)]
+        order = list(logs)              # odd rounds run in reverse order: no log always runs just after another's load
+        rows = [{name: load(run["run_id"], logs[name], env, a, text) for name in (order if i % 2 == 0 else order[::-1])}
+                for i in range(a.rounds)]
     finally: pg.cleanup()
     results = dict(run_id=run["run_id"], workers=a.workers, connections=a.connections, seconds=a.seconds, loads=rows)
     out = Path(__file__).parent / "results"; out.mkdir(exist_ok=True)

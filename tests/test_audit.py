@@ -133,7 +133,9 @@ def test_the_project_audits_clean_with_its_ml_test_score():
     assert report["findings"] == []
     score = report["ml_test_score"]
     assert len(score["tests"]) == 28 and set(score["sections"]) == {"Data", "Model", "Infrastructure", "Monitoring"}
-    assert score["overall"] == min(score["sections"].values()) > 0
+    assert score["overall"] == min(score["sections"].values()) >= 4
+    automatic = [r for r in score["tests"] if r["status"] == "automatic"]
+    assert automatic and all(any(e.startswith("tests/") and "::test_" in e for e in r["evidence"]) for r in automatic)
     text = cli("audit", check=0).stdout
     assert "ML Test Score" in text and f"overall (the minimum): {score['overall']:g}" in text
 

@@ -113,3 +113,23 @@ def test_training_data_older_than_the_threshold_is_stale(production, tmp_path):
     (tmp_path / "bad.yaml").write_text("max_data_age: 30\n")
     out = cli("monitor", "--thresholds", str(tmp_path / "bad.yaml"), check=2)
     assert "unknown threshold(s) max_data_age" in out.stderr
+
+
+def test_a_champion_trained_with_another_minor_release_is_a_dependency_alert(production):
+    "The champion's recorded scikit-learn version made one minor release older, in the real store: an alert naming it."
+    from mlflow.tracking import MlflowClient
+    from agileml.tracking import champion_version, package_versions, tracking_uri
+    c = MlflowClient(tracking_uri())
+    run_id = champion_version(c).run_id
+    here = package_versions()["scikit-learn"]
+    major, minor = here.split(".")[:2]
+    older = f"{major}.{int(minor) - 1}.0"
+    assert monitored(check=None)["signals"]["dependencies"][0]["name"] == "versions"
+    c.set_tag(run_id, "agileml.version.scikit-learn", older)
+    try:
+        d = monitored(check=1)
+        assert "dependencies: version[scikit-learn]" in d["alerts"]
+        (changed,) = d["signals"]["dependencies"]
+        assert (changed["value"], changed["reference"]) == (here, older)
+        assert f"trained with scikit-learn {older}; {here} here" in cli("monitor", check=1).stdout
+    finally: c.set_tag(run_id, "agileml.version.scikit-learn", here)
