@@ -70,10 +70,9 @@ def open_log(url: str | None = None, create: bool = True) -> sa.Engine:
             raise UserError(f"there is no decision log at {shown_url(url)}: the service writes one as it serves (agileml serve). "
                             f"Point --decision-log or ${DECISIONS_ENV} at another one")
         if url.startswith("sqlite"):
-            # A connection lives at most 2 s: a file made read-only (or replaced) shows within 2 s, and the last connection
-            # to close checkpoints the WAL into the file every 2 s, not after every batch (which cost a quarter of the
-            # service's requests/s under load, benchmarks/decision_log.py)
-            engine = sa.create_engine(url, pool_recycle=2, connect_args={"timeout": 30})
+            # Connections stay open: closing one checkpoints the WAL into the file, and a connection renewed every 2 s
+            # cost a fifth of the service's requests/s under load (benchmarks/decision_log.py, 2026-12-02)
+            engine = sa.create_engine(url, connect_args={"timeout": 30})
             # WAL with synchronous=NORMAL: a crash of the service loses nothing written; a power cut may lose the last batches
             sa.event.listen(engine, "connect", lambda con, _: con.execute("PRAGMA synchronous=NORMAL"))
             with engine.connect() as con: con.exec_driver_sql("PRAGMA journal_mode=WAL")   # readers never block the service
@@ -187,10 +186,18 @@ class DecisionLog:
             self._wake.wait(self.interval); self._wake.clear()
             while self.pending: self._write([self.pending.popleft() for _ in range(min(2000, len(self.pending)))])
 
+    def _check_file(self):
+        """A SQLite log's file must still be writable: an open connection writes on into its WAL file after the database
+        file was made read-only or deleted, and would fail only at the next checkpoint."""
+        u = self.engine.url
+        if u.get_backend_name() == "sqlite" and u.database and not os.access(u.database, os.W_OK):
+            raise OSError(f"{u.database} can no longer be written (read-only or gone)")
+
     def _write(self, entries: list[tuple]):
         "Write the decisions of some requests in one transaction; count them as dropped if that fails."
         rows = [r for e in entries for r in decision_rows(*e, log_text=self.log_text)]
         try:
+            self._check_file()
             with self.engine.begin() as con: insert_decisions(con, rows)
             self.written += len(rows)
             self.on_settled("written", len(rows))

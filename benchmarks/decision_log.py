@@ -5,8 +5,10 @@ Run alone (needs wrk: `apt-get install wrk`):
 Trains the SMS Spam production configuration into a temporary store, then loads `agileml serve` with the same wrk
 settings (32 connections, one text per request) with the decision log off, in SQLite and in PostgreSQL (pgserver, on a
 Unix socket, sharing the machine's 2 cores with the service and wrk), one server at a time, in `--rounds` rounds:
-requests/s on this machine drift by 10% between runs minutes apart, so each ratio compares medians of interleaved runs
-(every other round in reverse order). After each load it waits until the log has written everything, then
+requests/s on this machine drift by 10% between runs minutes apart, and a load's place in its round moved it by up to 25%
+(2026-12-02), so the rounds rotate the order (every log runs first, second and third equally often) and each ratio
+compares medians. Beside requests/s, the CPU time the service's processes (and PostgreSQL's) used per request: what
+the log costs, whatever the machine's drift. After each load it waits until the log has written everything, then
 counts the decisions in the database against the 200 responses wrk counted: wrk stops with up to one request per
 connection in flight, which the service answered and logged but wrk never counted, so the log may hold up to
 `connections` more (the test suite checks the exact count with a client that waits for every answer).
@@ -15,6 +17,7 @@ Writes benchmarks/results/decision_log.json.
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 import httpx
+import psutil
 import sqlalchemy as sa
 from serve_load import BIN, PRODUCTION, free_port, start, stop, wrk
 
@@ -25,17 +28,44 @@ def load(run_id, log, env, a, text):
     srv = start([str(BIN / "agileml"), "serve", "--model", run_id, "--port", str(port), "--workers", str(a.workers),
                  "--decision-log", log], f"http://127.0.0.1:{port}/ready", env)
     try:
-        before = _count(log)
+        # 3 s of the same load first: `start` returns when one worker answers, and the other may still be loading the model
+        wrk(f"http://127.0.0.1:{port}/v1/predict", {"texts": [text]}, a.connections, 3)
+        _settled(port, log, a.workers)
+        before, procs = _count(log), _tree(srv.pid)
+        cpu = _cpu(procs)
         got = wrk(f"http://127.0.0.1:{port}/v1/predict", {"texts": [text]}, a.connections, a.seconds)
-        deadline = time.time() + 120      # each worker process has its own queue: ask until every one says it is empty
-        while log != "off" and time.time() < deadline:
-            healths = [httpx.get(f"http://127.0.0.1:{port}/health").json()["decision_log"] for _ in range(4 * a.workers)]
-            if not any(h["pending"] for h in healths): break
-            time.sleep(0.5)
+        got["cpu_ms_per_request"] = {k: (v - cpu[k]) * 1000 / max(got["requests"], 1) for k, v in _cpu(procs).items()}
+        healths = _settled(port, log, a.workers)
         got["logged"] = None if log == "off" else _count(log) - before
         got["dropped"] = None if log == "off" else max(h["dropped"] for h in healths)
         return got
     finally: stop(srv)
+
+
+def _settled(port, log, workers) -> list[dict]:
+    "The workers' decision-log health once none has decisions waiting (each worker process has its own queue)."
+    deadline = time.time() + 120
+    while log != "off" and time.time() < deadline:
+        healths = [httpx.get(f"http://127.0.0.1:{port}/health").json()["decision_log"] for _ in range(4 * workers)]
+        if not any(h["pending"] for h in healths): return healths
+        time.sleep(0.5)
+    return []
+
+
+def _tree(pid) -> list:
+    "The service's processes (its workers included) and the PostgreSQL server's."
+    top = psutil.Process(pid)
+    pg = [p for p in psutil.process_iter(["name"]) if p.info["name"] in ("postgres", "postmaster")]
+    return [("service", p) for p in [top, *top.children(recursive=True)]] + [("postgres", p) for p in pg]
+
+
+def _cpu(procs) -> dict:
+    "CPU seconds (user + system) used so far by the service's processes and by PostgreSQL's."
+    out = {"service": 0.0, "postgres": 0.0}
+    for kind, p in procs:
+        try: t = p.cpu_times(); out[kind] += t.user + t.system
+        except psutil.NoSuchProcess: pass
+    return out
 
 
 def _count(log):
@@ -52,7 +82,7 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=6)
     a = ap.parse_args()
     import pgserver
     folder = Path(tempfile.mkdtemp())
@@ -64,8 +94,8 @@ def main():
     pg = pgserver.get_server(folder / "pg", cleanup_mode="stop")
     try:
         logs = {"off": "off", "SQLite": f"sqlite:///{folder}/decisions.db", "PostgreSQL": pg.get_uri()}
-        order = list(logs)              # odd rounds run in reverse order: no log always runs just after another's load
-        rows = [{name: load(run["run_id"], logs[name], env, a, text) for name in (order if i % 2 == 0 else order[::-1])}
+        order = list(logs)              # each round starts one further along: every log runs first, second and third
+        rows = [{name: load(run["run_id"], logs[name], env, a, text) for name in order[i % 3:] + order[:i % 3]}
                 for i in range(a.rounds)]
     finally: pg.cleanup()
     results = dict(run_id=run["run_id"], workers=a.workers, connections=a.connections, seconds=a.seconds, loads=rows)
@@ -77,16 +107,20 @@ def main():
 def report(r):
     print(f"agileml serve --workers {r['workers']}, SMS Spam production model; wrk 1 thread, {r['connections']} connections, "
           f"{r['seconds']} s per row, one text per request")
-    print("| round | decision log | requests/s | p50 ms | p99 ms | non-2xx | 200s counted by wrk | decisions logged | dropped |\n"
-          "|---|---|---|---|---|---|---|---|---|")
+    print("| round | decision log | requests/s | p50 ms | p99 ms | non-2xx | 200s counted by wrk | decisions logged | dropped "
+          "| service CPU ms/request | PostgreSQL CPU ms/request |\n|---|---|---|---|---|---|---|---|---|---|---|")
     for i, loads in enumerate(r["loads"], 1):
         for name, m in loads.items():
             print(f"| {i} | {name} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {m['errors']} | {m['requests'] - m['errors']} | "
-                  f"{'-' if m['logged'] is None else m['logged']} | {'-' if m['dropped'] is None else m['dropped']} |")
+                  f"{'-' if m['logged'] is None else m['logged']} | {'-' if m['dropped'] is None else m['dropped']} | "
+                  f"{m['cpu_ms_per_request']['service']:.3f} | {m['cpu_ms_per_request']['postgres']:.3f} |")
     median = lambda name: statistics.median(loads[name]["rps"] for loads in r["loads"])
     for name in ("SQLite", "PostgreSQL"):
         print(f"{name}: median {median(name):.0f} requests/s = {median(name) / median('off'):.3f} of the median with the log off "
               f"({median('off'):.0f}); per round: " + ", ".join(f"{l[name]['rps'] / l['off']['rps']:.3f}" for l in r["loads"]))
+    cpu = lambda name, kind="service": statistics.median(l[name]["cpu_ms_per_request"][kind] for l in r["loads"])
+    print(f"service CPU per request, median: off {cpu('off'):.3f} ms, SQLite {cpu('SQLite'):.3f} ms, PostgreSQL {cpu('PostgreSQL'):.3f} ms "
+          f"(+ {cpu('PostgreSQL', 'postgres'):.3f} ms in PostgreSQL's server)")
 
 
 if __name__ == "__main__":
