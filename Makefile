@@ -35,7 +35,7 @@ browser:  ## Debian's Chromium and its driver, which the JupyterLab test drives 
 
 test: audit browser  ## every check: the audit (incl. clean/sync), nbdev_test with slow cells, pytest (incl. papermill smoke runs)
 	$(BIN)/nbdev_test --n_workers 2 --flags slow
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15 tests
 
 lab: $(INSTALLED)  ## JupyterLab on nbs/ (started in nbs/: nbdev's save hook reads notebook paths from where the server runs)
 	cd nbs && ../$(BIN)/jupyter lab --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
