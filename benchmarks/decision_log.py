@@ -7,8 +7,9 @@ settings (32 connections, one text per request) with the decision log off, in SQ
 Unix socket, sharing the machine's 2 cores with the service and wrk), one server at a time, in `--rounds` rounds:
 requests/s on this machine drift by 10% between runs minutes apart, and a load's place in its round moved it by up to 25%
 (2026-12-02), so the rounds rotate the order (every log runs first, second and third equally often) and each ratio
-compares medians. Beside requests/s, the CPU time the service's processes (and PostgreSQL's) used per request: what
-the log costs, whatever the machine's drift. After each load it waits until the log has written everything, then
+compares medians; each load follows 3 s of the same load (the second worker may still be loading its model). Beside
+requests/s, the CPU time the service's processes (and PostgreSQL's) used per request; and last, the CPU a decision
+costs in this process from `record` to written, with no service and no load. After each load it waits until the log has written everything, then
 counts the decisions in the database against the 200 responses wrk counted: wrk stops with up to one request per
 connection in flight, which the service answered and logged but wrk never counted, so the log may hold up to
 `connections` more (the test suite checks the exact count with a client that waits for every answer).
@@ -68,6 +69,23 @@ def _cpu(procs) -> dict:
     return out
 
 
+def writer_cost(logs: dict, text: str, n: int = 30_000) -> dict:
+    "CPU microseconds per decision in this process, from `record` to written, into each log (no service, no load)."
+    from agileml.decisions import DecisionLog
+    out = {}
+    for name, url in logs.items():
+        if url == "off": continue
+        log = DecisionLog(url)
+        started = time.process_time()
+        for i in range(n):
+            log.record([text], [{"label": "ham", "scores": {"ham": 0.98, "spam": 0.02}}], "1", "0" * 32, 1.0)
+            if i % 300 == 299: time.sleep(0.02)         # requests arrive over time; the writer takes what came
+        log.flush(120)
+        out[name] = (time.process_time() - started) / n * 1e6
+        log.close()
+    return out
+
+
 def _count(log):
     if log == "off": return 0
     from agileml.decisions import DECISIONS, open_log
@@ -97,8 +115,10 @@ def main():
         order = list(logs)              # each round starts one further along: every log runs first, second and third
         rows = [{name: load(run["run_id"], logs[name], env, a, text) for name in order[i % 3:] + order[:i % 3]}
                 for i in range(a.rounds)]
+        in_process = writer_cost({**logs, "SQLite": f"sqlite:///{folder}/in_process.db"}, text)
     finally: pg.cleanup()
-    results = dict(run_id=run["run_id"], workers=a.workers, connections=a.connections, seconds=a.seconds, loads=rows)
+    results = dict(run_id=run["run_id"], workers=a.workers, connections=a.connections, seconds=a.seconds, loads=rows,
+                   writer_cpu_us_per_decision=in_process)
     out = Path(__file__).parent / "results"; out.mkdir(exist_ok=True)
     (out / "decision_log.json").write_text(json.dumps(results, indent=2))
     report(results)
@@ -121,6 +141,8 @@ def report(r):
     cpu = lambda name, kind="service": statistics.median(l[name]["cpu_ms_per_request"][kind] for l in r["loads"])
     print(f"service CPU per request, median: off {cpu('off'):.3f} ms, SQLite {cpu('SQLite'):.3f} ms, PostgreSQL {cpu('PostgreSQL'):.3f} ms "
           f"(+ {cpu('PostgreSQL', 'postgres'):.3f} ms in PostgreSQL's server)")
+    print("in this process, record to written: " + ", ".join(f"{k} {v:.1f} us of CPU per decision"
+                                                              for k, v in r.get("writer_cpu_us_per_decision", {}).items()))
 
 
 if __name__ == "__main__":
