@@ -3,13 +3,15 @@
 Run alone (needs wrk: `apt-get install wrk`):
     AGILEML_DATA_HOME=../shared/data .venv/bin/python benchmarks/serve_load.py [--workers 2] [--seconds 10]
 Trains the SMS Spam production configuration into a temporary store, then loads every server with the
-same wrk settings on 127.0.0.1, one server at a time. Writes benchmarks/results/serve_load.json.
+same wrk settings on 127.0.0.1, one server at a time, each after 3 s of warm-up load (a server answers its readiness
+check when one worker is up; the others may still be loading the model). Writes benchmarks/results/serve_load.json.
 """
 import argparse, json, os, re, signal, socket, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 import httpx
 
 BIN = Path(sys.executable).parent
+WARM_UP = 3          # seconds of load before a server is measured
 PRODUCTION = ["dataset=sms_spam", "features=tfidf", "char_ngram_max=5", "model=linear_svc"]
 
 
@@ -96,6 +98,7 @@ def main():
                 f"http://127.0.0.1:{port}/ready", env)
     try:
         url = f"http://127.0.0.1:{port}/v1/predict"
+        wrk(url, {"texts": [text]}, a.connections, WARM_UP)
         results["agileml"] = dict(single=wrk(url, {"texts": [text]}, a.connections, a.seconds),
                                   batch_c1=wrk(url, {"texts": batch}, 1, a.seconds),
                                   batch=wrk(url, {"texts": batch}, a.connections, a.seconds))
@@ -108,6 +111,7 @@ def main():
         two = httpx.post(url, json={"dataframe_split": {"columns": ["text"], "data": [[texts[0]], [texts[1]]]}}).json()
         results["mlflow_dataframe_two_rows_gives"] = len(two["predictions"])
         frame = lambda texts: {"dataframe_split": {"columns": ["text"], "data": [[t] for t in texts]}}   # the model's signature
+        wrk(url, frame([text]), a.connections, WARM_UP)
         results["mlflow"] = dict(single=wrk(url, frame([text]), a.connections, a.seconds),
                                  batch=wrk(url, frame(batch), a.connections, a.seconds))
     finally: stop(srv)
