@@ -29,7 +29,7 @@ class Thresholds:
     quality_margin: float = 0.05     # alert when online precision's 95% upper bound is below offline precision less this
     max_model_age_days: float = 90   # a champion trained longer ago than this is stale
     max_data_age_days: float = 365   # so is one whose training data is older than this
-    latency_p99_ms: float = 25.0     # the p99 of the service with logging on, 32 connections (BENCHMARKS.md: 23-32 ms)
+    latency_p99_ms: float = 25.0     # p99 of the service logging to SQLite at 32 connections (benchmarks/decision_log.py: 21-32 ms in most rounds)
     latency_factor: float = 2.0      # alert when the window's p99 of the logged scoring latency is above p99 x this
     dependency_changes: str = "minor"  # alert when a package differs from the champion's training at this level or above:
                                        # major, minor, patch (any), never; differences below it are reported
@@ -64,12 +64,12 @@ def psi(expected: Counter, actual: Counter, eps: float = 1e-4) -> float:
         total += (a - e) * math.log(a / e)
     return total
 
-def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    "The 95% Wilson score interval of a proportion."
+def wilson(successes: int, n: int) -> tuple[float, float]:
+    "The 95% Wilson score interval of a proportion (scipy's), (0, 1) when there is nothing to count."
+    from scipy.stats import binomtest
     if n == 0: return (0.0, 1.0)
-    p = successes / n
-    centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    ci = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return (float(ci.low), float(ci.high))
 
 # %% ../nbs/13_monitor.ipynb #4dd9e347
 TOKEN = re.compile(r"(?u)\b\w\w+\b")       # scikit-learn's default token pattern
@@ -81,39 +81,48 @@ def _signal(name: str, value, reference, effect: float, alert: bool, note: str) 
     return dict(name=name, value=value, reference=reference, effect=None if effect != effect else round(float(effect), 4),
                 alert=bool(alert), note=note)
 
+def _enough(n: int, t: Thresholds) -> tuple[bool, str]:
+    "Whether `n` served texts are enough to alert on, and the note that says so when they are not."
+    return (True, "") if n >= t.min_texts else (False, f" (only {n} texts: under min_texts {t.min_texts}, not alerted on)")
+
+def _ks(expected: list[float], actual: list[float], enough: bool, t: Thresholds):
+    "scipy's two-sample Kolmogorov-Smirnov test (None without served values), and whether it says the values moved."
+    from scipy.stats import ks_2samp
+    ks = ks_2samp(expected, actual) if actual else None
+    return ks, enough and ks is not None and ks.statistic > t.ks and ks.pvalue < 0.01
+
+def _oov_rate(texts: list[str], vocab: Counter) -> float:
+    "The share of the tokens of `texts` that are not in `vocab`."
+    tokens = [tok for x in texts for tok in _tokens(x)]
+    return sum(tok not in vocab for tok in tokens) / max(len(tokens), 1)
+
 def input_drift(train_texts: list[str], test_texts: list[str], served: list[str], t: Thresholds) -> list[dict]:
     "Out-of-vocabulary rate, text length and token distribution of the served texts against the training part."
-    from scipy.stats import ks_2samp
-    enough = len(served) >= t.min_texts
-    small = "" if enough else f" (only {len(served)} texts: under min_texts {t.min_texts}, not alerted on)"
+    enough, small = _enough(len(served), t)
     vocab = Counter(tok for x in train_texts for tok in _tokens(x))
-    oov = lambda texts: (lambda toks: sum(tok not in vocab for tok in toks) / max(len(toks), 1))([tok for x in texts for tok in _tokens(x)])
-    o_served, o_test = oov(served), oov(test_texts)
+    o_served, o_test = _oov_rate(served, vocab), _oov_rate(test_texts, vocab)
     top = {tok for tok, _ in vocab.most_common(TOP_TOKENS)}
     bucket = lambda texts: Counter(tok if tok in top else "(other)" for x in texts for tok in _tokens(x))
     p = psi(bucket(train_texts), bucket(served))
-    ks = ks_2samp([len(x) for x in train_texts], [len(x) for x in served]) if served else None
+    ks, moved = _ks([len(x) for x in train_texts], [len(x) for x in served], enough, t)
     return [
         _signal("oov_rate", round(o_served, 4), round(o_test, 4), o_served - o_test, enough and o_served - o_test > t.oov_increase,
                 f"share of served tokens never seen in training, against the test part's{small}"),
         _signal("text_length", float(np.median([len(x) for x in served])) if served else None,
-                float(np.median([len(x) for x in train_texts])), ks.statistic if ks else float("nan"),
-                enough and ks is not None and ks.statistic > t.ks and ks.pvalue < 0.01,
+                float(np.median([len(x) for x in train_texts])), ks.statistic if ks else float("nan"), moved,
                 f"median characters; effect: Kolmogorov-Smirnov D (p={ks.pvalue:.2g}){small}" if ks else "no texts"),
         _signal("token_distribution", round(p, 4), 0.0, p, enough and p > t.psi,
                 f"PSI over the {TOP_TOKENS} most frequent training tokens and the rest{small}")]
 
 def output_drift(test_labels: list[str], test_top: list[float], labels: list[str], top: list[float], t: Thresholds) -> list[dict]:
     "Predicted labels (or tags) and top scores served, against the model's own answers on its test part."
-    from scipy.stats import ks_2samp
-    enough = len(top) >= t.min_texts
-    small = "" if enough else f" (only {len(top)} texts: not alerted on)"
+    enough, small = _enough(len(top), t)
     p = psi(Counter(test_labels), Counter(labels))
-    ks = ks_2samp(test_top, top) if top else None
+    ks, moved = _ks(test_top, top, enough, t)
     share = lambda xs: {k: round(v / max(len(xs), 1), 4) for k, v in sorted(Counter(xs).items())}
     return [_signal("predicted_labels", share(labels), share(test_labels), p, enough and p > t.psi, f"PSI of the label shares{small}"),
             _signal("top_score", float(np.median(top)) if top else None, float(np.median(test_top)), ks.statistic if ks else float("nan"),
-                    enough and ks is not None and ks.statistic > t.ks and ks.pvalue < 0.01,
+                    moved,
                     f"median best score; effect: Kolmogorov-Smirnov D{small}" if ks else "no texts")]
 
 # %% ../nbs/13_monitor.ipynb #e492eb32
