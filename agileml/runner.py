@@ -14,8 +14,8 @@ from .config import (PROJECT_ENV, RUNNER_PARAMS, ConfigError, check_combinations
 from .data import REGISTRY, dataset_from, sha256_file
 
 # %% auto #0
-__all__ = ['parameter_table', 'read_params_file', 'check_data', 'validate', 'RunResult', 'sigterm_as_interrupt', 'start_run',
-           'run_notebook', 'new_experiment', 'reproduce']
+__all__ = ['KERNEL_ARGS', 'PRELOAD', 'WARM_ENGINE', 'parameter_table', 'read_params_file', 'check_data', 'validate', 'RunResult',
+           'sigterm_as_interrupt', 'WarmKernel', 'start_run', 'run_notebook', 'new_experiment', 'reproduce']
 
 # %% ../nbs/06_runner.ipynb #0411bfbc
 def parameter_table(notebook: str = "train") -> list[dict]:
@@ -91,15 +91,21 @@ def _attach_notebook(client, run_id: str, executed: Path):
     html.write_text(HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))[0], "utf-8")
     client.log_artifact(run_id, str(html), "notebook")
 
-def _execute(nb: Path, executed: Path, parameters: dict, progress: bool) -> str:
-    "Run the notebook with papermill; '' when it finished, else what failed."
+KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:memory:"]   # no start-up chatter, no history file
+
+def _execute(nb: Path, executed: Path, parameters: dict, progress: bool, kernel: WarmKernel | None = None) -> str:
+    "Run the notebook with papermill (on `kernel` if given, else on a new one); '' when it finished, else what failed."
     import papermill
+    from nbclient.exceptions import DeadKernelError
+    where = dict(engine_name=WARM_ENGINE, warm=kernel) if kernel else dict(cwd=str(nb.parent), extra_arguments=KERNEL_ARGS)
     try:
         papermill.execute_notebook(str(nb), str(executed), parameters=parameters, kernel_name="python3",
-                                   progress_bar=progress, cwd=str(nb.parent), log_output=False,
-                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])   # no start-up chatter
+                                   progress_bar=progress, log_output=False, **where)
     except papermill.PapermillExecutionError as e:
+        if kernel and kernel.stopping.is_set() and e.ename == "KeyboardInterrupt": raise KeyboardInterrupt from None
         return f"cell {e.exec_count} raised {e.ename}: {e.evalue}"
+    except DeadKernelError as e: return f"the kernel died: {e}"
+    except _Stopped: raise KeyboardInterrupt from None
     return ""
 
 # %% ../nbs/06_runner.ipynb #27eb7202
@@ -112,6 +118,82 @@ def sigterm_as_interrupt():
     try: yield
     finally: signal.signal(signal.SIGTERM, previous)
 
+# %% ../nbs/06_runner.ipynb #5e1f0a02
+PRELOAD = ("agileml.config", "agileml.data", "agileml.evaluate", "agileml.models", "agileml.tracking",
+           "mlflow.sklearn", "skops.io", "pandas", "matplotlib.pyplot")   # what the experiment notebooks and log_model import
+_FREEZE = "import gc; gc.freeze(); del gc"   # the library's objects leave the collector's scans: %reset's collection then takes ms
+_RESET = """%reset -f
+import os as _os, matplotlib.pyplot as _plt
+_plt.close("all"); _os.chdir({cwd!r})
+get_ipython().execution_count = 1
+del _os, _plt"""
+
+class WarmKernel:
+    "A started kernel with the library imported, for one notebook execution after another, each in a clean namespace."
+    def __init__(self, env: dict | None = None, stopping: threading.Event | None = None):
+        from jupyter_client import KernelManager
+        _register_warm_engine()
+        self.stopping = stopping or threading.Event()      # set (by the pool) when the points must stop
+        self.km = KernelManager(kernel_name="python3")
+        self.km.start_kernel(extra_arguments=KERNEL_ARGS, env=env or os.environ.copy())
+        self.client = self.km.blocking_client()
+        self.client.start_channels()
+        try:
+            self.client.wait_for_ready(timeout=60)
+            self.run("import " + ", ".join(PRELOAD)); self.run(_FREEZE)
+        except BaseException: self.close(); raise
+
+    def run(self, code: str, timeout: float = 120):
+        "Execute `code` quietly (no output, no history); a RuntimeError naming the error if it fails."
+        reply = self.client.execute_interactive(code, silent=True, store_history=False, timeout=timeout, output_hook=lambda msg: None)
+        if reply["content"]["status"] != "ok":
+            c = reply["content"]
+            raise RuntimeError(f"the warm kernel failed to run {code.splitlines()[0]!r}: {c.get('ename')}: {c.get('evalue')}")
+
+    def reset(self, cwd: Path):
+        "An empty namespace, no open figures, `cwd` as the working folder, execution counts from 1."
+        self.run(_RESET.format(cwd=str(cwd)))
+
+    def alive(self) -> bool: return self.km.has_kernel and self.km.is_alive()
+
+    def interrupt(self):
+        "Interrupt the running cell (Ctrl-C in the kernel)."
+        if self.alive(): self.km.interrupt_kernel()
+
+    def close(self):
+        self.client.stop_channels()
+        if self.km.has_kernel: self.km.shutdown_kernel(now=True)
+
+class _Stopped(Exception):
+    "Raised before a cell starts when the kernel's pool is stopping."
+
+WARM_ENGINE = "agileml-warm"
+
+def _register_warm_engine():
+    "papermill's nbclient engine on a `WarmKernel` (`warm=`), registered as WARM_ENGINE."
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from jupyter_core.utils import run_sync
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+
+    class WarmKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, warm=None, log_output=False, start_timeout=60,
+                                     execution_timeout=None, **kwargs):
+            def check_stop(**_):
+                if warm.stopping.is_set(): raise _Stopped()
+            client = PapermillNotebookClient(nb_man, km=warm.km, kernel_name=kernel_name, log=logger, log_output=log_output,
+                                             startup_timeout=start_timeout, timeout=execution_timeout, on_cell_start=check_stop)
+            client.kc = AsyncKernelClient(**warm.km.get_connection_info(session=True), parent=warm.km)   # as km.client() makes one
+            client.kc.start_channels()
+            try:
+                run_sync(client.kc.wait_for_ready)(timeout=start_timeout)
+                client.kc.allow_stdin = False
+                return client.execute()
+            finally: client.kc.stop_channels()
+
+    papermill_engines.register(WARM_ENGINE, WarmKernelEngine)
 
 # %% ../nbs/06_runner.ipynb #97e493c1
 def start_run(nb: Path, name: str, tags: dict | None = None):
@@ -130,15 +212,18 @@ def _run_name(nb: Path, values: dict) -> str:
     parts = [Path(str(values[k])).name for k in ("dataset", "features", "model") if k in values]
     return "/".join(([] if nb.stem == "train" and parts else [nb.stem]) + parts)
 
-def run_notebook(notebook: str = "train", params: dict | None = None, progress: bool = False, tags: dict | None = None) -> RunResult:
-    "Validate `params`, execute the experiment notebook with them, and record it as one MLflow run."
+def run_notebook(notebook: str = "train", params: dict | None = None, progress: bool = False, tags: dict | None = None,
+                 kernel: WarmKernel | None = None) -> RunResult:
+    "Validate `params`, execute the experiment notebook with them (on a new kernel, or a warm one), and record it as one MLflow run."
     nb = experiment_notebook(notebook)
     values = validate(nb, params or {})
     client, run_id = start_run(nb, _run_name(nb, values), tags)
-    with tempfile.TemporaryDirectory() as tmp, _environ(MLFLOW_TRACKING_URI=client.tracking_uri, **{PROJECT_ENV: str(project_dir())}):
+    env = {} if kernel else {"MLFLOW_TRACKING_URI": client.tracking_uri, PROJECT_ENV: str(project_dir())}   # a warm kernel has them
+    with tempfile.TemporaryDirectory() as tmp, _environ(**env):
         executed = Path(tmp) / nb.name
         try:
-            with sigterm_as_interrupt(): error = _execute(nb, executed, {**values, "run_id": run_id}, progress)
+            if kernel: kernel.reset(nb.parent)
+            with sigterm_as_interrupt(): error = _execute(nb, executed, {**values, "run_id": run_id}, progress, kernel)
             status = "FAILED" if error else "FINISHED"
         except KeyboardInterrupt: error, status = "interrupted (Ctrl-C or SIGTERM)", "KILLED"
         if executed.exists(): _attach_notebook(client, run_id, executed)

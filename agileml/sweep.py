@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from .config import ConfigError, UserError, parse_param_strings
 from .config import PROJECT_ENV, experiment_notebook, project_dir
-from .runner import RunResult, read_params_file, run_notebook, sigterm_as_interrupt, start_run, validate
+from .runner import RunResult, WarmKernel, read_params_file, run_notebook, sigterm_as_interrupt, start_run, validate
 
 # %% auto #0
 __all__ = ['MAX_GRID', 'COLUMNS', 'sweep_space', 'grid_size', 'point_at', 'points', 'label', 'validate_points', 'run_point',
@@ -98,15 +98,31 @@ def run_point(job: dict, should_stop=lambda: False, poll: float = 0.5) -> dict:
 
 # %% ../nbs/10_sweep.ipynb #c2f922c8
 class LocalPool:
-    "Points in local processes, `workers` at a time."
-    def __init__(self, workers: int):
+    "Points on this machine, `workers` at a time: each worker's on its warm kernel, or (`fresh_kernels`) each in a new process."
+    def __init__(self, workers: int, fresh_kernels: bool = False):
         if workers < 1: raise ConfigError(f"--workers {workers}: give 1 or more")
-        self.slots, self.where = workers, f"local, {workers} worker{'s' * (workers > 1)}"
+        self.slots, self.fresh = workers, fresh_kernels
+        self.where = f"local, {workers} worker{'s' * (workers > 1)}" + (", fresh kernels" if fresh_kernels else "")
         self._stop, self._pool = threading.Event(), ThreadPoolExecutor(workers)
-    def submit(self, job: dict): return self._pool.submit(run_point, job, self._stop.is_set)
+        self._local, self._kernels = threading.local(), []
+    def submit(self, job: dict):
+        return self._pool.submit(run_point, job, self._stop.is_set) if self.fresh else self._pool.submit(self._warm_point, job)
+    def _warm_point(self, job: dict) -> dict:
+        "The job run on this thread's warm kernel, started (again) when there is none alive."
+        if self._stop.is_set(): return _not_run("CANCELLED", "the sweep was stopped before this point started")
+        kernel = getattr(self._local, "kernel", None)
+        if kernel is None or not kernel.alive():
+            env = {**os.environ, "MLFLOW_TRACKING_URI": job["tracking_uri"], PROJECT_ENV: job["project"]}
+            kernel = self._local.kernel = WarmKernel(env, self._stop)
+            self._kernels.append(kernel)
+        return run_notebook(job["notebook"], job["params"], tags=job["tags"], kernel=kernel).to_dict()
     def completed(self, futures): return as_completed(futures)
-    def stop(self): self._stop.set()
-    def close(self): self._pool.shutdown(wait=True)
+    def stop(self):
+        self._stop.set()
+        for k in list(self._kernels): k.interrupt()
+    def close(self):
+        self._pool.shutdown(wait=True)
+        for k in self._kernels: k.close()
 
 def _check_reachable(address: str, timeout: float):
     "Fail with one message when `address` is not a Dask scheduler's address or nothing listens there."
@@ -258,7 +274,8 @@ def _title(keys: list[str], n_points: int, metric: str) -> str:
     return f"sweep over {', '.join(keys) or 'defaults'}: {n_points} points, {metric}"
 
 def sweep(space: dict[str, list], notebook: str = "train", n_random: int = 0, seed: int = 0, workers: int = 1,
-          dask: str | None = None, metric: str = "macro_f1", progress: bool = False, report_dir=None) -> dict:
+          dask: str | None = None, metric: str = "macro_f1", progress: bool = False, report_dir=None,
+          fresh_kernels: bool = False) -> dict:
     "Run every point of the sweep as a recorded run under one parent run; the results, best first."
     from agileml.tracking import SCORES
     if metric not in SCORES: raise ConfigError(f"--metric {metric!r}: use one of {', '.join(SCORES)}")
@@ -266,7 +283,7 @@ def sweep(space: dict[str, list], notebook: str = "train", n_random: int = 0, se
     params = validate_points(nb, pts)
     keys = [k for k in space if len(space[k]) > 1] or list(space)
     names = [label(p, keys) for p in pts]
-    pool = DaskPool(dask) if dask else LocalPool(workers)     # a scheduler that cannot be reached fails here, before any run
+    pool = DaskPool(dask) if dask else LocalPool(workers, fresh_kernels)     # a scheduler that cannot be reached fails here, before any run
     try:
         client, parent = start_run(nb, _title(keys, len(pts), metric), {"agileml.sweep_points": str(len(pts)), "agileml.sweep_pool": pool.where,
                                                "agileml.sweep_metric": metric})
