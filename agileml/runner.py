@@ -124,18 +124,18 @@ PRELOAD = ("agileml.config", "agileml.data", "agileml.evaluate", "agileml.models
 _FREEZE = "import gc; gc.freeze(); del gc"   # the library's objects leave the collector's scans: %reset's collection then takes ms
 _RESET = """%reset -f
 import os as _os, matplotlib.pyplot as _plt
-_plt.close("all"); _os.chdir({cwd!r})
+_plt.close("all"); _os.chdir({cwd!r}); _os.environ.update({env!r})
 get_ipython().execution_count = 1
 del _os, _plt"""
 
 class WarmKernel:
     "A started kernel with the library imported, for one notebook execution after another, each in a clean namespace."
-    def __init__(self, env: dict | None = None, stopping: threading.Event | None = None):
+    def __init__(self, stopping: threading.Event | None = None):
         from jupyter_client import KernelManager
         _register_warm_engine()
         self.stopping = stopping or threading.Event()      # set (by the pool) when the points must stop
         self.km = KernelManager(kernel_name="python3")
-        self.km.start_kernel(extra_arguments=KERNEL_ARGS, env=env or os.environ.copy())
+        self.km.start_kernel(extra_arguments=KERNEL_ARGS)     # this process's environment; `reset` sets a run's
         self.client = self.km.blocking_client()
         self.client.start_channels()
         try:
@@ -150,9 +150,9 @@ class WarmKernel:
             c = reply["content"]
             raise RuntimeError(f"the warm kernel failed to run {code.splitlines()[0]!r}: {c.get('ename')}: {c.get('evalue')}")
 
-    def reset(self, cwd: Path):
-        "An empty namespace, no open figures, `cwd` as the working folder, execution counts from 1."
-        self.run(_RESET.format(cwd=str(cwd)))
+    def reset(self, cwd: Path, env: dict):
+        "An empty namespace, no open figures, `cwd` as the working folder, `env` set, execution counts from 1."
+        self.run(_RESET.format(cwd=str(cwd), env=env))
 
     def alive(self) -> bool: return self.km.has_kernel and self.km.is_alive()
 
@@ -218,11 +218,11 @@ def run_notebook(notebook: str = "train", params: dict | None = None, progress: 
     nb = experiment_notebook(notebook)
     values = validate(nb, params or {})
     client, run_id = start_run(nb, _run_name(nb, values), tags)
-    env = {} if kernel else {"MLFLOW_TRACKING_URI": client.tracking_uri, PROJECT_ENV: str(project_dir())}   # a warm kernel has them
-    with tempfile.TemporaryDirectory() as tmp, _environ(**env):
+    env = {"MLFLOW_TRACKING_URI": client.tracking_uri, PROJECT_ENV: str(project_dir())}   # where the kernel records
+    with tempfile.TemporaryDirectory() as tmp, _environ(**({} if kernel else env)):
         executed = Path(tmp) / nb.name
         try:
-            if kernel: kernel.reset(nb.parent)
+            if kernel: kernel.reset(nb.parent, env)
             with sigterm_as_interrupt(): error = _execute(nb, executed, {**values, "run_id": run_id}, progress, kernel)
             status = "FAILED" if error else "FINISHED"
         except KeyboardInterrupt: error, status = "interrupted (Ctrl-C or SIGTERM)", "KILLED"

@@ -112,8 +112,7 @@ class LocalPool:
         if self._stop.is_set(): return _not_run("CANCELLED", "the sweep was stopped before this point started")
         kernel = getattr(self._local, "kernel", None)
         if kernel is None or not kernel.alive():
-            env = {**os.environ, "MLFLOW_TRACKING_URI": job["tracking_uri"], PROJECT_ENV: job["project"]}
-            kernel = self._local.kernel = WarmKernel(env, self._stop)
+            kernel = self._local.kernel = WarmKernel(stopping=self._stop)
             self._kernels.append(kernel)
         return run_notebook(job["notebook"], job["params"], tags=job["tags"], kernel=kernel).to_dict()
     def completed(self, futures): return as_completed(futures)

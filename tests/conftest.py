@@ -67,6 +67,27 @@ def train_json(*params, env=None):
     return json.loads(out.stdout)
 
 
+_warm = {}
+
+def train_warm(*params):
+    """The training notebook run in this test process on its warm kernel (runner.WarmKernel, started on first use): the run
+    `agileml train -p ...` records, without the command's and a new kernel's start-up. For fixtures and tests whose subject is
+    what a run is used for; tests of the command itself use `train_json`. The run must finish; its result as a dict."""
+    from agileml.config import parse_param_strings
+    from agileml.runner import WarmKernel, run_notebook
+    if "kernel" not in _warm or not _warm["kernel"].alive(): _warm["kernel"] = WarmKernel()
+    result = run_notebook("train", parse_param_strings(list(params)), kernel=_warm["kernel"]).to_dict()
+    assert result["status"] == "FINISHED", result["error"]
+    return result
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_warm_kernel():
+    "The warm kernel of `train_warm` stops with the test session."
+    yield
+    if "kernel" in _warm: _warm.pop("kernel").close()
+
+
 def train_json_all(*param_sets):
     "`train_json` of each set of parameters, all at once (a store takes concurrent runs); their results in order."
     with ThreadPoolExecutor(len(param_sets)) as pool: return list(pool.map(lambda params: train_json(*params), param_sets))

@@ -5,7 +5,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from conftest import agileml, cli, module_store, post, require_dataset, start_server, stop, train_json
+from conftest import agileml, cli, module_store, post, require_dataset, start_server, stop, train_json, train_warm
 
 TOKEN = "curators-only"
 CURATOR = {"Authorization": f"Bearer {TOKEN}"}
@@ -35,7 +35,7 @@ def postgresql(tmp_path_factory):
 def served(tmp_path_factory, sms):
     "A champion trained on the 600 SMS rows, served with a token and the decision log in a SQLite file."
     with module_store(tmp_path_factory, "decisions") as uri:
-        run = train_json(f"dataset={sms['base']}")
+        run = train_warm(f"dataset={sms['base']}")
         cli("promote", run["run_id"], check=0)
         log = f"sqlite:///{Path(uri[len('sqlite:///'):]).parent / 'decisions.db'}"
         proc, url = start_server("--token", TOKEN)          # the log's default place: beside the tracking store

@@ -3,7 +3,7 @@ import json, os, time
 from datetime import datetime, timezone
 from pathlib import Path
 import pytest
-from conftest import cli, module_store, post, require_dataset, start_server, stop, train_json
+from conftest import cli, module_store, post, require_dataset, start_server, stop, train_warm
 
 TOKEN = "monitor-test"
 CURATOR = {"Authorization": f"Bearer {TOKEN}"}
@@ -21,7 +21,7 @@ def production(tmp_path_factory):
     old = time.time() - DATA_AGE_DAYS * 86400
     os.utime(data, (old, old))
     with module_store(tmp_path_factory, "monitor") as uri:
-        run = train_json(f"dataset={data}")
+        run = train_warm(f"dataset={data}")
         cli("promote", run["run_id"], check=0)
         split = split_dataset(sms)
         proc, url = start_server("--token", TOKEN)

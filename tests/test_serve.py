@@ -5,7 +5,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from conftest import AGILEML, ROOT, cli, free_port, module_store, post, start_server, stop, train_json_all
+from conftest import AGILEML, ROOT, cli, free_port, module_store, post, start_server, stop, train_warm
 
 LIMITS = ["--max-texts", "5", "--max-chars", "200", "--reload-seconds", "1"]
 
@@ -15,8 +15,8 @@ def service(tmp_path_factory):
     "A store whose champion is a tf-idf model, two more runs to promote later, and the service over it."
     with module_store(tmp_path_factory, "serve") as uri:
         small = "dataset=pang_lee_polarity"
-        made = train_json_all((small, "model=linear_svc"), (small, "model=logreg"),
-                              (small, "features=word2vec", "w2v_dim=16", "w2v_min_count=1"))
+        made = [train_warm(small, "model=linear_svc"), train_warm(small, "model=logreg"),
+                train_warm(small, "features=word2vec", "w2v_dim=16", "w2v_min_count=1")]
         runs = dict(zip(("tfidf", "logreg", "w2v"), made))
         cli("promote", runs["tfidf"]["run_id"], check=0)
         proc, url = start_server(*LIMITS)

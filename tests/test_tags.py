@@ -5,7 +5,7 @@ import httpx
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import cli, module_store, post, require_dataset, start_server, stop, train_json, train_json_all
+from conftest import cli, module_store, post, require_dataset, start_server, stop, train_warm
 
 TAG_METRICS = {"micro_f1", "macro_f1", "samples_f1", "accuracy", "hamming_loss", "precision_at_1", "precision_at_3",
                "ece_top1", "coverage_at_precision"}
@@ -30,8 +30,8 @@ def tagged(tmp_path_factory, reuters_sample):
     pd.DataFrame({"text": [t for t, _ in reuters_sample], "topics": ["|".join(ts) for _, ts in reuters_sample]}).to_csv(csv, index=False)
     jsonl.write_text("".join(json.dumps({"text": t, "topics": ts}) + "\n" for t, ts in reuters_sample))
     with module_store(tmp_path_factory, "tags-store") as uri:
-        made = train_json_all((f"dataset={csv}", "label_column=topics", "label_separator=|", "ngram_max=1"),
-                              (f"dataset={jsonl}", "label_column=topics", "ngram_max=1"))
+        made = [train_warm(f"dataset={csv}", "label_column=topics", "label_separator=|", "ngram_max=1"),
+                train_warm(f"dataset={jsonl}", "label_column=topics", "ngram_max=1")]
         yield dict(uri=uri, csv=made[0], jsonl=made[1])
 
 
@@ -57,9 +57,9 @@ def test_a_file_with_one_label_per_row_still_trains_single_label(store, tmp_path
     sms = load_registry("sms_spam")
     path = tmp_path / "sms.csv"
     pd.DataFrame({"text": sms.texts, "label": sms.labels}).to_csv(path, index=False)
-    m = train_json(f"dataset={path}", "label_separator=|")["metrics"]
+    m = train_warm(f"dataset={path}", "label_separator=|")["metrics"]
     assert {"accuracy", "macro_f1", "mcc", "baseline_mcc", "lift_mcc"} <= set(m) and "micro_f1" not in m
-    assert m == train_json("dataset=sms_spam")["metrics"] | {"fit_seconds": m["fit_seconds"]}    # as today, on the same rows
+    assert m == train_warm("dataset=sms_spam")["metrics"] | {"fit_seconds": m["fit_seconds"]}    # as today, on the same rows
 
 
 def test_a_model_no_better_than_a_keyword_rule_is_not_promoted_even_with_force(store, tmp_path):
@@ -69,7 +69,7 @@ def test_a_model_no_better_than_a_keyword_rule_is_not_promoted_even_with_force(s
     path = tmp_path / "offers.csv"
     pd.DataFrame({"text": sms.texts,
                   "label": ["offer" if re.search(r"\bfree\b", t, re.I) else "other" for t in sms.texts]}).to_csv(path, index=False)
-    run = train_json(f"dataset={path}")
+    run = train_warm(f"dataset={path}")
     m = run["metrics"]
     assert m["baseline_macro_f1"] >= m["macro_f1"] and m["lift_macro_f1"] <= 0
     refused = cli("promote", run["run_id"], "--force", "--reason", "ship it", check=1).stderr

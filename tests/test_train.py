@@ -4,7 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 import nbformat
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import ROOT, agileml, module_store, require_dataset, runs, train_json
+from conftest import ROOT, agileml, module_store, require_dataset, runs, train_json, train_warm
 from agileml.data import load_registry, sha256_file
 SCORES = ("accuracy", "macro_f1", "mcc")        # what a single-label run is scored by
 
@@ -105,9 +105,9 @@ def test_word2vec_runs_are_recorded_and_learn(store):
     "Repeatability of word2vec runs is test_lifecycle.py::test_reproduce_gives_identical_scores[w2v]."
     require_dataset("sms_spam")
     small = ("w2v_dim=32", "w2v_epochs=5")             # word2vec small enough to be quick, still well above the majority class
-    alone = train_json("dataset=sms_spam", "features=word2vec", "model=linear_svc", *small)
+    alone = train_warm("dataset=sms_spam", "features=word2vec", "model=linear_svc", *small)
     assert alone["metrics"]["accuracy"] > 0.9
-    both = train_json("dataset=sms_spam", "features=tfidf+word2vec", "model=linear_svc", *small)
+    both = train_warm("dataset=sms_spam", "features=tfidf+word2vec", "model=linear_svc", *small)
     recorded = {r.info.run_id: r for r in runs(store)}
     assert recorded[both["run_id"]].data.params["features"] == "tfidf+word2vec"
     assert all(r.info.status == "FINISHED" for r in recorded.values()) and len(recorded) == 2
