@@ -5,7 +5,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from conftest import agileml, cli, module_store, post, require_dataset, start_server, stop, train_json, train_warm
+from conftest import agileml, cli, module_store, post, require_dataset, start_server, stop, train_warm
 
 TOKEN = "curators-only"
 CURATOR = {"Authorization": f"Bearer {TOKEN}"}
@@ -231,7 +231,7 @@ def test_the_curation_loop_on_sqlite_and_postgresql(served, sms, postgresql, tmp
             assert exports[name]["rows"] == 300
         assert exports["sqlite"]["fingerprint"] == exports["postgresql"]["fingerprint"]     # the same verdicts, the same data
 
-        retrained = train_json(f"dataset={sms['base']}", f"extra_data={exports['sqlite']['path']}")
+        retrained = train_warm(f"dataset={sms['base']}", f"extra_data={exports['sqlite']['path']}")
         from agileml.tracking import get_run
         tags = get_run(retrained["run_id"]).data.tags
         assert tags["agileml.extra_data_fingerprints"] == exports["sqlite"]["fingerprint"]
