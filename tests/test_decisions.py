@@ -5,7 +5,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from conftest import agileml, cli, module_store, post, require_dataset, start_server, stop, train_warm
+from conftest import HTTP, agileml, cli, module_store, post, require_dataset, start_server, stop, train_warm
 
 TOKEN = "curators-only"
 CURATOR = {"Authorization": f"Bearer {TOKEN}"}
@@ -56,7 +56,7 @@ def predict(url, texts, per_request=10):
 def drained(url, timeout=30):
     "/health once the decision log has nothing left to write."
     deadline = time.time() + timeout
-    while (h := httpx.get(f"{url}/health").json())["decision_log"]["pending"] and time.time() < deadline: time.sleep(0.1)
+    while (h := HTTP.get(f"{url}/health").json())["decision_log"]["pending"] and time.time() < deadline: time.sleep(0.1)
     return h
 
 
@@ -91,16 +91,16 @@ def test_feedback_needs_the_token_a_known_decision_and_a_fitting_verdict(served)
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}):
         r = post(url, "/v1/feedback", json=verdict, headers=headers)
         assert r.status_code == 401 and "Authorization: Bearer" in r.json()["detail"]
-    assert httpx.get(f"{url}/v1/decisions/{p['decision_id']}").status_code == 401
+    assert HTTP.get(f"{url}/v1/decisions/{p['decision_id']}").status_code == 401
     r = post(url, "/v1/feedback", json={**verdict, "decision_id": "0" * 32}, headers=CURATOR)
     assert r.status_code == 404 and "no decision has the id" in r.json()["detail"]
-    assert httpx.get(f"{url}/v1/decisions/{'0' * 32}", headers=CURATOR).status_code == 404
+    assert HTTP.get(f"{url}/v1/decisions/{'0' * 32}", headers=CURATOR).status_code == 404
     r = post(url, "/v1/feedback", json={**verdict, "label": None, "accepted": ["spam"]}, headers=CURATOR)
     assert r.status_code == 422 and 'send "label"' in r.json()["detail"]
     r = post(url, "/v1/feedback", json={"curator": "ana"}, headers=CURATOR)
     assert r.status_code == 422 and "decision_id is missing" in r.json()["detail"]
     assert post(url, "/v1/feedback", json=verdict, headers=CURATOR).json()["curation"]["label"] == "spam"
-    paths = httpx.get(f"{url}/openapi.json").json()["paths"]
+    paths = HTTP.get(f"{url}/openapi.json").json()["paths"]
     assert {"/v1/feedback", "/v1/decisions/{decision_id}"} <= set(paths)
     assert {"401", "404", "422"} <= set(paths["/v1/feedback"]["post"]["responses"])
 
@@ -118,7 +118,7 @@ def test_fuzzing_the_curation_endpoints_with_the_token_finds_no_server_error(ser
         def check(case):
             case.call_and_validate(headers=CURATOR, timeout=30)
         check()
-    assert httpx.get(f"{served['url']}/health").json()["status"] == "ok"
+    assert HTTP.get(f"{served['url']}/health").json()["status"] == "ok"
 
 
 def test_a_past_decision_is_explained_as_it_was(served):
@@ -126,7 +126,7 @@ def test_a_past_decision_is_explained_as_it_was(served):
     texts = ["URGENT! You have won a 1 week FREE membership", "Ok lar, see you at home later"]
     said = post(url, "/v1/explain", json={"texts": texts}).json()["explanations"]
     for e in said:
-        back = httpx.get(f"{url}/v1/decisions/{e['decision_id']}", headers=CURATOR).json()
+        back = HTTP.get(f"{url}/v1/decisions/{e['decision_id']}", headers=CURATOR).json()
         assert back["explanation"] == {k: v for k, v in e.items() if k != "decision_id"}
         assert back["text"] in texts and back["model"]["run_id"] == served["run_id"]
     shown = json.loads(cli("decisions", "show", said[0]["decision_id"], "--json", "--decision-log", served["log"], check=0).stdout)
@@ -167,7 +167,7 @@ def test_a_read_only_decision_log_costs_decisions_not_predictions(served, sms, t
         health = drained(url)
         assert health["decision_log"]["dropped"] == 30 and health["decision_log"]["written"] == 5
         assert health["status"].startswith("degraded") and health["decision_log"]["last_error"]
-        metrics = httpx.get(f"{url}/metrics").text
+        metrics = HTTP.get(f"{url}/metrics").text
         assert 'agileml_decisions_total{outcome="dropped"} 30.0' in metrics and 'agileml_decisions_total{outcome="written"} 5.0' in metrics
     finally:
         if os.geteuid() == 0: subprocess.run(["chattr", "-i", str(db)])
@@ -183,7 +183,7 @@ def test_a_service_that_logs_no_texts_keeps_only_their_sha256(served, tmp_path):
         text = "Call 09061701461 to claim your prize"
         (p,) = predict(url, [text])
         post(url, "/v1/feedback", headers=CURATOR, json=dict(decision_id=p["decision_id"], curator="ana", label="spam"))
-        d = httpx.get(f"{url}/v1/decisions/{p['decision_id']}", headers=CURATOR).json()
+        d = HTTP.get(f"{url}/v1/decisions/{p['decision_id']}", headers=CURATOR).json()
         assert d["text"] is None and d["text_sha256"] == hashlib.sha256(text.encode()).hexdigest()
         assert d["explanation"] is None and "--log-text=false" in d["explanation_missing"]
         out = cli("feedback", "export", "-o", str(tmp_path / "f.jsonl"), "--decision-log", log)
@@ -242,12 +242,12 @@ def test_the_curation_loop_on_sqlite_and_postgresql(served, sms, postgresql, tmp
 
         for name, (_, url) in servers.items():
             deadline = time.time() + 60
-            while httpx.get(f"{url}/ready").json()["version"] != "2" and time.time() < deadline: time.sleep(0.5)
+            while HTTP.get(f"{url}/ready").json()["version"] != "2" and time.time() < deadline: time.sleep(0.5)
             after = predict(url, sms["texts"][:20])
             assert {p["decision_id"] for p in after} and drained(url)["decision_log"]["dropped"] == 0
             (v2,) = json.loads(cli("decisions", "stats", "--model", "2", "--json", "--decision-log", logs[name], check=0).stdout)
             assert (v2["decisions"], v2["run_id"]) == (20, retrained["run_id"]), name
-            got = httpx.get(f"{url}/v1/decisions/{after[0]['decision_id']}", headers=CURATOR).json()
+            got = HTTP.get(f"{url}/v1/decisions/{after[0]['decision_id']}", headers=CURATOR).json()
             assert got["model"] == {"version": "2", "run_id": retrained["run_id"]}
     finally:
         for proc, _ in servers.values(): stop(proc)

@@ -5,7 +5,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from conftest import AGILEML, ROOT, cli, free_port, module_store, post, start_server, stop, train_warm
+from conftest import HTTP, AGILEML, ROOT, cli, free_port, module_store, post, start_server, stop, train_warm
 
 LIMITS = ["--max-texts", "5", "--max-chars", "200", "--reload-seconds", "1"]
 
@@ -51,14 +51,14 @@ def test_explain_names_the_words_behind_each_label(service):
 
 def test_health_ready_model_and_docs(service):
     url = service["url"]
-    health = httpx.get(f"{url}/health").json()
+    health = HTTP.get(f"{url}/health").json()
     assert health["status"] == "ok" and health["decision_log"]["dropped"] == 0
-    assert httpx.get(f"{url}/ready").json()["status"] == "ready"
-    m = httpx.get(f"{url}/v1/model").json()
+    assert HTTP.get(f"{url}/ready").json()["status"] == "ready"
+    m = HTTP.get(f"{url}/v1/model").json()
     assert m["run_id"] == service["runs"]["tfidf"] and m["dataset"] == "pang_lee_polarity"
     assert len(m["data_fingerprint"]) == 64 and set(m["metrics"]) == {"accuracy", "macro_f1", "mcc"} and m["trained_at"]
-    assert httpx.get(f"{url}/docs").status_code == 200
-    assert "/v1/predict" in httpx.get(f"{url}/openapi.json").json()["paths"]
+    assert HTTP.get(f"{url}/docs").status_code == 200
+    assert "/v1/predict" in HTTP.get(f"{url}/openapi.json").json()["paths"]
 
 
 BAD = [
@@ -84,7 +84,7 @@ def test_bad_input_gets_a_4xx_that_says_what_is_accepted(service, path, case, kw
     r = post(service["url"], path, **kw)
     assert r.status_code == status, r.text
     assert message in r.json()["detail"]
-    assert httpx.get(f"{service['url']}/health").status_code == 200
+    assert HTTP.get(f"{service['url']}/health").status_code == 200
 
 
 def test_fuzzing_from_the_openapi_schema_finds_no_server_error(service):
@@ -99,7 +99,7 @@ def test_fuzzing_from_the_openapi_schema_finds_no_server_error(service):
         def check(case):
             case.call_and_validate(timeout=30)
         check()
-    assert httpx.get(f"{service['url']}/health").status_code == 200
+    assert HTTP.get(f"{service['url']}/health").status_code == 200
 
 
 def test_a_new_champion_is_picked_up_without_restart_or_failed_requests(service):
@@ -115,13 +115,13 @@ def test_a_new_champion_is_picked_up_without_restart_or_failed_requests(service)
             mp.setenv("MLFLOW_TRACKING_URI", service["uri"])
             cli("promote", service["runs"]["w2v"], "--force", "--reason", "hot reload test", check=0)
         deadline = time.time() + 60
-        while time.time() < deadline and httpx.get(f"{url}/v1/model").json()["run_id"] != service["runs"]["w2v"]:
+        while time.time() < deadline and HTTP.get(f"{url}/v1/model").json()["run_id"] != service["runs"]["w2v"]:
             time.sleep(0.2)
         time.sleep(1)
     finally:
         stop_flag.set()
         for w in workers: w.join()
-    assert httpx.get(f"{url}/v1/model").json()["version"] == "2"
+    assert HTTP.get(f"{url}/v1/model").json()["version"] == "2"
     assert statuses and set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
     assert post(url, "/v1/predict", json={"texts": ["x y"]}).json()["model"]["run_id"] == service["runs"]["w2v"]
 
@@ -141,7 +141,7 @@ def test_predict_command_scores_a_file(service, tmp_path, monkeypatch):
 def scraped(url, name, **labels):
     "The value of one series on /metrics (0 when it has not appeared yet)."
     from prometheus_client.parser import text_string_to_metric_families
-    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics").text):
+    for family in text_string_to_metric_families(HTTP.get(f"{url}/metrics").text):
         for sample in family.samples:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()): return sample.value
     return 0.0
@@ -166,7 +166,7 @@ def test_metrics_count_exactly_the_requests_sent(service):
     assert sum(scraped(url, "agileml_predictions_total", label=l) for l in ("neg", "pos")) - labels == 137 * 2
     assert scraped(url, "agileml_http_requests_total", method="POST", route="/v1/predict", status="422") >= 1
     assert scraped(url, "agileml_http_requests_total", method="GET", route="unmatched", status="404") == 0
-    httpx.get(f"{url}/no/such/page")
+    HTTP.get(f"{url}/no/such/page")
     assert scraped(url, "agileml_http_requests_total", method="GET", route="unmatched", status="404") == 1
 
 

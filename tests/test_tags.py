@@ -1,11 +1,10 @@
 "Tag suggestion: multi-label files train with calibrated tags and tag metrics; every run beats a non-ML baseline or is not promoted."
 import json, os, re
 from pathlib import Path
-import httpx
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import cli, module_store, post, require_dataset, start_server, stop, train_warm
+from conftest import HTTP, cli, module_store, post, require_dataset, start_server, stop, train_warm
 
 TAG_METRICS = {"micro_f1", "macro_f1", "samples_f1", "accuracy", "hamming_loss", "precision_at_1", "precision_at_3",
                "ece_top1", "coverage_at_precision"}
@@ -101,7 +100,7 @@ def test_the_service_suggests_tags_with_probabilities_and_explains_each(tagged):
         assert post(url, "/v1/feedback", json=verdict, headers=curator).json()["curation"]["added"] == ["energy"]
         wrong = post(url, "/v1/feedback", json={**verdict, "accepted": ["crude", "wheat"]}, headers=curator)
         assert wrong.status_code == 422 and "'wheat' was not suggested" in wrong.json()["detail"]
-        back = httpx.get(f"{url}/v1/decisions/{explained[0]['decision_id']}", headers=curator).json()
+        back = HTTP.get(f"{url}/v1/decisions/{explained[0]['decision_id']}", headers=curator).json()
         assert back["explanation"] == {"tags": explained[0]["tags"]} and back["curation"] is None
     finally:
         stop(proc)
