@@ -101,11 +101,10 @@ def _execute(nb: Path, executed: Path, parameters: dict, progress: bool, kernel:
     try:
         papermill.execute_notebook(str(nb), str(executed), parameters=parameters, kernel_name="python3",
                                    progress_bar=progress, log_output=False, **where)
-    except papermill.PapermillExecutionError as e:
-        if kernel and kernel.stopping.is_set() and e.ename == "KeyboardInterrupt": raise KeyboardInterrupt from None
+    except (papermill.PapermillExecutionError, DeadKernelError, _Stopped) as e:
+        if kernel and kernel.stopping.is_set(): raise KeyboardInterrupt from None     # stopped: the cell was interrupted
+        if isinstance(e, DeadKernelError): return f"the kernel died: {e}"
         return f"cell {e.exec_count} raised {e.ename}: {e.evalue}"
-    except DeadKernelError as e: return f"the kernel died: {e}"
-    except _Stopped: raise KeyboardInterrupt from None
     return ""
 
 # %% ../nbs/06_runner.ipynb #27eb7202
@@ -144,14 +143,16 @@ class WarmKernel:
         except BaseException: self.close(); raise
 
     def run(self, code: str, timeout: float = 120):
-        "Execute `code` quietly (no output, no history); a RuntimeError naming the error if it fails."
+        "Execute `code` quietly (no output, no history); a RuntimeError naming the error if it fails (KeyboardInterrupt when stopping)."
         reply = self.client.execute_interactive(code, silent=True, store_history=False, timeout=timeout, output_hook=lambda msg: None)
+        if reply["content"]["status"] != "ok" and self.stopping.is_set(): raise KeyboardInterrupt
         if reply["content"]["status"] != "ok":
             c = reply["content"]
             raise RuntimeError(f"the warm kernel failed to run {code.splitlines()[0]!r}: {c.get('ename')}: {c.get('evalue')}")
 
     def reset(self, cwd: Path, env: dict):
         "An empty namespace, no open figures, `cwd` as the working folder, `env` set, execution counts from 1."
+        if self.stopping.is_set(): raise KeyboardInterrupt
         self.run(_RESET.format(cwd=str(cwd), env=env))
 
     def alive(self) -> bool: return self.km.has_kernel and self.km.is_alive()
@@ -215,14 +216,15 @@ def _run_name(nb: Path, values: dict) -> str:
 def run_notebook(notebook: str = "train", params: dict | None = None, progress: bool = False, tags: dict | None = None,
                  kernel: WarmKernel | None = None) -> RunResult:
     "Validate `params`, execute the experiment notebook with them (on a new kernel, or a warm one), and record it as one MLflow run."
+    from agileml.tracking import tracking_uri
     nb = experiment_notebook(notebook)
     values = validate(nb, params or {})
+    env = {"MLFLOW_TRACKING_URI": tracking_uri(), PROJECT_ENV: str(project_dir())}   # where the kernel records
+    if kernel: kernel.reset(nb.parent, env)      # KeyboardInterrupt when its pool is stopping: no run is started
     client, run_id = start_run(nb, _run_name(nb, values), tags)
-    env = {"MLFLOW_TRACKING_URI": client.tracking_uri, PROJECT_ENV: str(project_dir())}   # where the kernel records
     with tempfile.TemporaryDirectory() as tmp, _environ(**({} if kernel else env)):
         executed = Path(tmp) / nb.name
         try:
-            if kernel: kernel.reset(nb.parent, env)
             with sigterm_as_interrupt(): error = _execute(nb, executed, {**values, "run_id": run_id}, progress, kernel)
             status = "FAILED" if error else "FINISHED"
         except KeyboardInterrupt: error, status = "interrupted (Ctrl-C or SIGTERM)", "KILLED"

@@ -114,7 +114,8 @@ class LocalPool:
         if kernel is None or not kernel.alive():
             kernel = self._local.kernel = WarmKernel(stopping=self._stop)
             self._kernels.append(kernel)
-        return run_notebook(job["notebook"], job["params"], tags=job["tags"], kernel=kernel).to_dict()
+        try: return run_notebook(job["notebook"], job["params"], tags=job["tags"], kernel=kernel).to_dict()
+        except KeyboardInterrupt: return _not_run("CANCELLED", "the sweep was stopped before this point started")
     def completed(self, futures): return as_completed(futures)
     def stop(self):
         self._stop.set()

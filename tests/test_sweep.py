@@ -116,7 +116,8 @@ def test_an_unreachable_dask_scheduler_is_one_message(store):
 
 
 def test_ctrl_c_stops_the_sweep_and_leaves_no_running_run(store):
-    proc = subprocess.Popen([AGILEML, "sweep", "-p", "model=logreg,sgd", "-p", "C=0.5,1,2", "--workers", "2", "--json"],
+    slow = ["-p", "features=word2vec", "-p", "w2v_epochs=1000"]       # points still running when Ctrl-C comes
+    proc = subprocess.Popen([AGILEML, "sweep", *slow, "-p", "model=logreg,sgd", "-p", "C=0.5,1,2", "--workers", "2", "--json"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and sum(r.info.status == "RUNNING" for r in runs(store)) < 3:   # parent + 2 points
