@@ -228,8 +228,9 @@ def sweep(param: List[str] = typer.Option([], "-p", "--param", help="the values 
           metric: str = typer.Option("macro_f1", help="the metric that ranks the points (accuracy, macro_f1, mcc)"),
           promote_best: bool = typer.Option(False, "--promote-best", help="send the best run through the promotion gate"),
           report: Optional[str] = typer.Option(None, help="also write the report (CSV, Markdown, plot) into this folder"),
-          fresh_kernels: bool = typer.Option(False, "--fresh-kernels", help="a new process and kernel for every point, instead of "
-                                             "each worker's warm kernel (slower; for notebooks that change state a clean namespace keeps)"),
+          fresh_kernels: bool = typer.Option(False, "--fresh-kernels", help="a new process and kernel for every point instead of "
+                                             "each worker's warm kernel: slower, but nothing a notebook changes in a module, os.environ "
+                                             "or sys.path reaches the next point"),
           as_json: bool = typer.Option(False, "--json", help="print the results as JSON")):
     "Run every point of a parameter grid as a recorded run, nested under one sweep run; a table, best first."
     from agileml.sweep import promote_best as run_promote_best, sweep as run_sweep, sweep_space

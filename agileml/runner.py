@@ -144,11 +144,10 @@ class WarmKernel:
 
     def run(self, code: str, timeout: float = 120):
         "Execute `code` quietly (no output, no history); a RuntimeError naming the error if it fails (KeyboardInterrupt when stopping)."
-        reply = self.client.execute_interactive(code, silent=True, store_history=False, timeout=timeout, output_hook=lambda msg: None)
-        if reply["content"]["status"] != "ok" and self.stopping.is_set(): raise KeyboardInterrupt
-        if reply["content"]["status"] != "ok":
-            c = reply["content"]
-            raise RuntimeError(f"the warm kernel failed to run {code.splitlines()[0]!r}: {c.get('ename')}: {c.get('evalue')}")
+        c = self.client.execute_interactive(code, silent=True, store_history=False, timeout=timeout, output_hook=lambda msg: None)["content"]
+        if c["status"] == "ok": return
+        if self.stopping.is_set(): raise KeyboardInterrupt
+        raise RuntimeError(f"the warm kernel failed to run {code.splitlines()[0]!r}: {c.get('ename')}: {c.get('evalue')}")
 
     def reset(self, cwd: Path, env: dict):
         "An empty namespace, no open figures, `cwd` as the working folder, `env` set, execution counts from 1."

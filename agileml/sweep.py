@@ -77,9 +77,11 @@ def _point_main():
 
 def _not_run(status: str, error: str) -> dict: return RunResult("", status, error=error).to_dict()
 
+def _cancelled() -> dict: return _not_run("CANCELLED", "the sweep was stopped before this point started")
+
 def run_point(job: dict, should_stop=lambda: False, poll: float = 0.5) -> dict:
     "Execute one point (`job`: notebook, params, tags, tracking_uri) in a new process; its `RunResult` as a dict."
-    if should_stop(): return _not_run("CANCELLED", "the sweep was stopped before this point started")
+    if should_stop(): return _cancelled()
     with tempfile.TemporaryDirectory(prefix="agileml-point-") as work:
         (Path(work) / "job.json").write_text(json.dumps(job))
         env = {**os.environ, "MLFLOW_TRACKING_URI": job["tracking_uri"], "MLFLOW_LOGGING_LEVEL": "WARNING", PROJECT_ENV: job["project"]}
@@ -109,13 +111,13 @@ class LocalPool:
         return self._pool.submit(run_point, job, self._stop.is_set) if self.fresh else self._pool.submit(self._warm_point, job)
     def _warm_point(self, job: dict) -> dict:
         "The job run on this thread's warm kernel, started (again) when there is none alive."
-        if self._stop.is_set(): return _not_run("CANCELLED", "the sweep was stopped before this point started")
+        if self._stop.is_set(): return _cancelled()
         kernel = getattr(self._local, "kernel", None)
         if kernel is None or not kernel.alive():
             kernel = self._local.kernel = WarmKernel(stopping=self._stop)
             self._kernels.append(kernel)
         try: return run_notebook(job["notebook"], job["params"], tags=job["tags"], kernel=kernel).to_dict()
-        except KeyboardInterrupt: return _not_run("CANCELLED", "the sweep was stopped before this point started")
+        except KeyboardInterrupt: return _cancelled()        # stopped while its kernel was reset: no run was started
     def completed(self, futures): return as_completed(futures)
     def stop(self):
         self._stop.set()
