@@ -15,7 +15,8 @@ from .data import REGISTRY, dataset_from, sha256_file
 
 # %% auto #0
 __all__ = ['KERNEL_ARGS', 'PRELOAD', 'WARM_ENGINE', 'parameter_table', 'read_params_file', 'check_data', 'validate', 'RunResult',
-           'sigterm_as_interrupt', 'WarmKernel', 'start_run', 'run_notebook', 'new_experiment', 'reproduce']
+           'sigterm_as_interrupt', 'KernelError', 'WarmKernel', 'start_run', 'run_notebook', 'new_experiment',
+           'reproduce']
 
 # %% ../nbs/06_runner.ipynb #0411bfbc
 def parameter_table(notebook: str = "train") -> list[dict]:
@@ -69,18 +70,6 @@ class RunResult:
 
     def to_dict(self) -> dict: return asdict(self)
 
-# %% ../nbs/06_runner.ipynb #f6152110
-@contextmanager
-def _environ(**values):
-    "Set environment variables for the kernels started inside, restoring them after."
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try: yield
-    finally:
-        for k, v in old.items():
-            if v is None: os.environ.pop(k, None)
-            else: os.environ[k] = v
-
 # %% ../nbs/06_runner.ipynb #fd8399ee
 def _attach_notebook(client, run_id: str, executed: Path):
     "Log the executed notebook and an HTML rendering of it into the run."
@@ -93,16 +82,15 @@ def _attach_notebook(client, run_id: str, executed: Path):
 
 KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:memory:"]   # no start-up chatter, no history file
 
-def _execute(nb: Path, executed: Path, parameters: dict, progress: bool, kernel: WarmKernel | None = None) -> str:
-    "Run the notebook with papermill (on `kernel` if given, else on a new one); '' when it finished, else what failed."
+def _execute(nb: Path, executed: Path, parameters: dict, progress: bool, kernel: WarmKernel) -> str:
+    "Run the notebook with papermill on `kernel`; '' when it finished, else what failed."
     import papermill
     from nbclient.exceptions import DeadKernelError
-    where = dict(engine_name=WARM_ENGINE, warm=kernel) if kernel else dict(cwd=str(nb.parent), extra_arguments=KERNEL_ARGS)
     try:
         papermill.execute_notebook(str(nb), str(executed), parameters=parameters, kernel_name="python3",
-                                   progress_bar=progress, log_output=False, **where)
+                                   progress_bar=progress, log_output=False, engine_name=WARM_ENGINE, warm=kernel)
     except (papermill.PapermillExecutionError, DeadKernelError, _Stopped) as e:
-        if kernel and kernel.stopping.is_set(): raise KeyboardInterrupt from None     # stopped: the cell was interrupted
+        if kernel.stopping.is_set(): raise KeyboardInterrupt from None     # stopped: the cell was interrupted
         if isinstance(e, DeadKernelError): return f"the kernel died: {e}"
         return f"cell {e.exec_count} raised {e.ename}: {e.evalue}"
     return ""
@@ -119,39 +107,51 @@ def sigterm_as_interrupt():
 
 # %% ../nbs/06_runner.ipynb #5e1f0a02
 PRELOAD = ("agileml.config", "agileml.data", "agileml.evaluate", "agileml.models", "agileml.tracking",
-           "mlflow.sklearn", "skops.io", "pandas", "matplotlib.pyplot")   # what the experiment notebooks and log_model import
+           "mlflow.sklearn", "mlflow.store.tracking.sqlalchemy_store", "skops.io", "pandas", "matplotlib.pyplot")   # what the
+# experiment notebooks, log_model and a run's SQL tracking store import
 _FREEZE = "import gc; gc.freeze(); del gc"   # the library's objects leave the collector's scans: %reset's collection then takes ms
+_AT_START = [f"--IPKernelApp.exec_lines={line}" for line in ("import " + ", ".join(PRELOAD), _FREEZE)]   # before it answers
 _RESET = """%reset -f
 import os as _os, matplotlib.pyplot as _plt
 _plt.close("all"); _os.chdir({cwd!r}); _os.environ.update({env!r})
 get_ipython().execution_count = 1
 del _os, _plt"""
 
+class KernelError(RuntimeError):
+    "A kernel that did not start, or could not be prepared for a run."
+
 class WarmKernel:
     "A started kernel with the library imported, for one notebook execution after another, each in a clean namespace."
-    def __init__(self, stopping: threading.Event | None = None):
+    def __init__(self, stopping: threading.Event | None = None, cwd: Path | None = None, wait: bool = True):
         from jupyter_client import KernelManager
         _register_warm_engine()
         self.stopping = stopping or threading.Event()      # set (by the pool) when the points must stop
         self.km = KernelManager(kernel_name="python3")
-        self.km.start_kernel(extra_arguments=KERNEL_ARGS)     # this process's environment; `reset` sets a run's
+        self.km.start_kernel(extra_arguments=KERNEL_ARGS + _AT_START, **({"cwd": str(cwd)} if cwd else {}))   # this process's environment; `reset` sets a run's
         self.client = self.km.blocking_client()
         self.client.start_channels()
-        try:
-            self.client.wait_for_ready(timeout=60)
-            self.run("import " + ", ".join(PRELOAD)); self.run(_FREEZE)
+        self.ready = False
+        if wait: self.wait_ready()
+
+    def wait_ready(self, timeout: float = 120):
+        "Return once the kernel has imported PRELOAD and answers; else close it and raise a `KernelError`."
+        if self.ready: return
+        try: self.client.wait_for_ready(timeout=timeout)
+        except RuntimeError as e: self.close(); raise KernelError(f"the kernel did not start: {e}") from None
         except BaseException: self.close(); raise
+        self.ready = True
 
     def run(self, code: str, timeout: float = 120):
         "Execute `code` quietly (no output, no history); a RuntimeError naming the error if it fails (KeyboardInterrupt when stopping)."
         c = self.client.execute_interactive(code, silent=True, store_history=False, timeout=timeout, output_hook=lambda msg: None)["content"]
         if c["status"] == "ok": return
         if self.stopping.is_set(): raise KeyboardInterrupt
-        raise RuntimeError(f"the warm kernel failed to run {code.splitlines()[0]!r}: {c.get('ename')}: {c.get('evalue')}")
+        raise KernelError(f"the warm kernel failed to run {code.splitlines()[0]!r}: {c.get('ename')}: {c.get('evalue')}")
 
     def reset(self, cwd: Path, env: dict):
         "An empty namespace, no open figures, `cwd` as the working folder, `env` set, execution counts from 1."
         if self.stopping.is_set(): raise KeyboardInterrupt
+        self.wait_ready()
         self.run(_RESET.format(cwd=str(cwd), env=env))
 
     def alive(self) -> bool: return self.km.has_kernel and self.km.is_alive()
@@ -220,13 +220,24 @@ def run_notebook(notebook: str = "train", params: dict | None = None, progress: 
     values = validate(nb, params or {})
     env = {"MLFLOW_TRACKING_URI": tracking_uri(), PROJECT_ENV: str(project_dir())}   # where the kernel records
     if kernel: kernel.reset(nb.parent, env)      # KeyboardInterrupt when its pool is stopping: no run is started
+    own = WarmKernel(cwd=nb.parent, wait=False) if kernel is None else None    # imports the library while the run is created
+    try: return _record(nb, values, env, tags, progress, kernel or own, reset=own is not None)
+    finally:
+        if own: own.close()
+
+def _record(nb: Path, values: dict, env: dict, tags: dict | None, progress: bool, kernel: WarmKernel, reset: bool) -> RunResult:
+    "Create the run, execute the notebook into it on `kernel` (reset first if `reset`), attach the executed notebook, end the run."
     client, run_id = start_run(nb, _run_name(nb, values), tags)
-    with tempfile.TemporaryDirectory() as tmp, _environ(**({} if kernel else env)):
+    import nbconvert     # for the HTML at the end: imported while a new kernel is still importing the library
+    with tempfile.TemporaryDirectory() as tmp:
         executed = Path(tmp) / nb.name
         try:
-            with sigterm_as_interrupt(): error = _execute(nb, executed, {**values, "run_id": run_id}, progress, kernel)
+            with sigterm_as_interrupt():
+                if reset: kernel.reset(nb.parent, env)
+                error = _execute(nb, executed, {**values, "run_id": run_id}, progress, kernel)
             status = "FAILED" if error else "FINISHED"
         except KeyboardInterrupt: error, status = "interrupted (Ctrl-C or SIGTERM)", "KILLED"
+        except KernelError as e: error, status = str(e), "FAILED"
         if executed.exists(): _attach_notebook(client, run_id, executed)
         if error: _mark_failed(client, run_id, error)
         client.set_terminated(run_id, status)

@@ -1,0 +1,113 @@
+"""What recording one SMS Spam run costs, step by step, in a process that has the library imported.
+
+Run alone: AGILEML_DATA_HOME=../shared/data .venv/bin/python benchmarks/recording_steps.py
+Configuration `dataset=sms_spam features=tfidf model=linear_svc`, into a temporary store created
+(and migrated) before anything is timed, as a team's store already is. Five rounds, median of each step:
+- the parent's part of `agileml run`: creating the run with its provenance tags, attaching the
+  executed notebook and its HTML, ending the run;
+- the notebook's part: opening the run, parameters, data tags and summary, evaluation report,
+  baselines and figure, metrics, the model (skops file, MLflow model folder, sha256), `finish`.
+The library (data, fit, evaluation) is not timed: only what the run adds to it. Once more in a new
+process that has trained but not recorded yet (the first recording of a process: imports included,
+as in `agileml train`'s kernel; its parent pays MLflow's imports once more). Then, each in a
+fresh process: what importing the recording's own modules costs (MLflow and its SQL store, skops),
+which a warm kernel (sweeps) pays once and `agileml train`'s new kernel pays every run.
+Writes benchmarks/results/recording_steps.json.
+"""
+import json, os, statistics, subprocess, sys, tempfile, time
+from pathlib import Path
+from measure import isolated, machine, save
+
+PARAMS = dict(dataset="sms_spam", features="tfidf", model="linear_svc")
+IMPORTS = """
+import time
+t0 = time.perf_counter(); import sklearn, pandas, matplotlib.pyplot
+t1 = time.perf_counter(); import mlflow, mlflow.sklearn
+t2 = time.perf_counter(); from agileml.tracking import client; client()._tracking_client.store
+t3 = time.perf_counter(); import skops.io
+t4 = time.perf_counter(); print(t2 - t1, t3 - t2, t4 - t3)
+"""
+
+
+def timed(steps: dict, name: str, fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    steps[name] = time.perf_counter() - t0
+    return out
+
+
+def one_round(nb, executed: Path, trained) -> dict:
+    "The recording steps of one run, around an already trained pipeline; seconds by step."
+    from agileml.runner import _attach_notebook, _result, start_run
+    from agileml.tracking import TrainingRun, log_model
+    cfg, ds, split, pipeline, evaluation = trained
+    s = {}
+    client, run_id = timed(s, "parent: create the run", start_run, nb, "bench")
+    run = timed(s, "notebook: open the run", TrainingRun, run_id)
+    timed(s, "notebook: parameters", run.log_params, cfg.as_dict())
+    timed(s, "notebook: data tags and summary", run.log_dataset, ds, split)
+    timed(s, "notebook: evaluation (report, baselines, figure, scores)", run.log_evaluation, evaluation)
+    timed(s, "notebook: model (skops, MLflow folder, sha256)", log_model, run, pipeline, split.X_test[:3])
+    timed(s, "notebook: finish", run.finish)
+    timed(s, "parent: executed notebook and its HTML", _attach_notebook, client, run_id, executed)
+    timed(s, "parent: end the run", lambda: (client.set_terminated(run_id, "FINISHED"), _result(client, run_id)))
+    return s
+
+
+def train():
+    "The library's part, untimed: data, split, fit, evaluation."
+    from agileml.config import experiment_config
+    from agileml.data import dataset_from, split_dataset
+    from agileml.evaluate import evaluate_model
+    from agileml.models import build_pipeline
+    cfg = experiment_config(**PARAMS)
+    ds = dataset_from(cfg.as_dict())
+    split = split_dataset(ds, cfg.test_size, cfg.seed)
+    pipeline = build_pipeline(cfg).fit(split.X_train, split.y_train)
+    return cfg, ds, split, pipeline, evaluate_model(pipeline, split, cfg.precision, title="bench")
+
+
+def cold_round(tracking_uri: str, executed: str) -> dict:
+    "One round in a new process that has trained with the library but not yet recorded: the recording's imports included."
+    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    trained = train()
+    t0 = time.perf_counter()
+    from agileml.runner import experiment_notebook
+    steps = one_round(experiment_notebook("train"), Path(executed), trained)
+    return dict(steps, total=time.perf_counter() - t0)
+
+
+def import_costs() -> list[float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlruns.db"}
+        subprocess.run([sys.executable, "-c", "from agileml.tracking import client; client()"], env=env, check=True)
+        runs = [subprocess.run([sys.executable, "-c", IMPORTS], env=env, check=True, capture_output=True, text=True) for _ in range(3)]
+    return [statistics.median(col) for col in zip(*[map(float, r.stdout.split()) for r in runs])]
+
+
+def main():
+    from agileml.runner import experiment_notebook
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlruns.db"
+        os.environ["MPLBACKEND"] = "Agg"
+        from agileml.runner import run_notebook
+        first = run_notebook("train", dict(PARAMS))            # the store, migrated; an executed notebook to attach
+        executed = Path(first.notebook)
+        trained = train()
+        cold = isolated(cold_round, os.environ["MLFLOW_TRACKING_URI"], str(executed))
+        one_round(experiment_notebook("train"), executed, trained)          # warm-up: this process's first recording imports
+        rounds = [one_round(experiment_notebook("train"), executed, trained) for _ in range(5)]
+    steps = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+    totals = [sum(r.values()) for r in rounds]
+    mlflow_s, store_s, skops_s = import_costs()
+    report = dict(machine=machine(), params=PARAMS, steps=steps, cold_steps=cold, cold_recording_s=cold['total'], recording_s=statistics.median(totals), rounds=totals,
+                  imports=dict(mlflow=mlflow_s, sql_store=store_s, skops=skops_s))
+    save("recording_steps", report)
+    print("| step | warm process, seconds (median of 5) | new process (its imports included), seconds |\n|---|---|---|")
+    for k, v in steps.items(): print(f"| {k} | {v:.3f} | {cold[k]:.3f} |")
+    print(f"| **the recording** | **{report['recording_s']:.2f}** (median of the rounds' totals) | **{cold['total']:.2f}** |")
+    print(f"imports in a new process: mlflow {mlflow_s:.2f} s, its SQL store {store_s:.2f} s, skops {skops_s:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
