@@ -44,8 +44,15 @@ class CompactTfidfVectorizer(TfidfVectorizer):
     "scikit-learn's `TfidfVectorizer`, whose saved state holds the vocabulary as one string, not a dict of millions of items."
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())        # a copy: object.__getstate__ may hand back the live __dict__
-        if isinstance(vocabulary := state.pop("vocabulary_", None), dict): state.update(_pack_terms(vocabulary))
+        state.pop("_packed", None)
+        if isinstance(vocabulary := state.pop("vocabulary_", None), dict): state.update(self._pack(vocabulary))
         return state
+
+    def _pack(self, vocabulary: dict) -> dict:
+        "`_pack_terms(vocabulary)`, once per fitted vocabulary: skops asks for the state twice (`__reduce__`, then `__getstate__`)."
+        packed = self.__dict__.get("_packed")
+        if packed is None or packed[0] is not vocabulary: packed = self.__dict__["_packed"] = (vocabulary, _pack_terms(vocabulary))
+        return packed[1]
 
     def __setstate__(self, state: dict):
         if "terms_" in state: state["vocabulary_"] = _unpack_terms(state.pop("terms_"), state.pop("term_ends_", None))
