@@ -58,6 +58,7 @@ bench: $(INSTALLED)  ## every benchmark in BENCHMARKS.md (serve_load needs wrk: 
 	$(BIN)/python benchmarks/w2v_transform.py
 	$(BIN)/python benchmarks/notebook_overhead.py
 	$(BIN)/python benchmarks/recording.py
+	$(BIN)/python benchmarks/recording_steps.py
 	$(BIN)/python benchmarks/scorer.py
 	$(BIN)/python benchmarks/cli_validation.py
 	$(BIN)/python benchmarks/sweep_workers.py

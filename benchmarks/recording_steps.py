@@ -11,7 +11,11 @@ The library (data, fit, evaluation) is not timed: only what the run adds to it. 
 process that has trained but not recorded yet (the first recording of a process: imports included,
 as in `agileml train`'s kernel; its parent pays MLflow's imports once more). Then, each in a
 fresh process: what importing the recording's own modules costs (MLflow and its SQL store, skops),
-which a warm kernel (sweeps) pays once and `agileml train`'s new kernel pays every run.
+which a warm kernel (sweeps) pays once and `agileml train`'s new kernel pays every run. Last, how
+long a new kernel takes to answer (five each, median) when it imports at start all of `PRELOAD`
+(what `agileml train` starts), only the library part (without MLflow, its SQL store, skops and
+agileml.tracking), and nothing: the difference is what the recording's imports add to a run's
+critical path, since `agileml train` waits for its kernel.
 Writes benchmarks/results/recording_steps.json.
 """
 import json, os, statistics, subprocess, sys, tempfile, time
@@ -85,6 +89,33 @@ def import_costs() -> list[float]:
     return [statistics.median(col) for col in zip(*[map(float, r.stdout.split()) for r in runs])]
 
 
+RECORDING_MODULES = ("agileml.tracking", "mlflow.sklearn", "mlflow.store.tracking.sqlalchemy_store", "skops.io")
+
+
+def kernel_ready(modules) -> float:
+    "Seconds from starting a kernel that imports `modules` at start to its first answer."
+    from jupyter_client import KernelManager
+    from agileml.runner import KERNEL_ARGS
+    t0 = time.perf_counter()
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(extra_arguments=KERNEL_ARGS + [f"--IPKernelApp.exec_lines=import {', '.join(modules)}"])
+    kc = km.blocking_client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=120)
+        return time.perf_counter() - t0
+    finally: kc.stop_channels(); km.shutdown_kernel(now=True)
+
+
+def kernel_ready_costs() -> dict:
+    from agileml.runner import PRELOAD
+    kinds = dict(preload=PRELOAD, library_only=[m for m in PRELOAD if m not in RECORDING_MODULES], nothing=["os"])
+    times = {k: [] for k in kinds}
+    for _ in range(5):
+        for k, modules in kinds.items(): times[k].append(kernel_ready(modules))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def main():
     from agileml.runner import experiment_notebook
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,13 +131,16 @@ def main():
     steps = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
     totals = [sum(r.values()) for r in rounds]
     mlflow_s, store_s, skops_s = import_costs()
-    report = dict(machine=machine(), params=PARAMS, steps=steps, cold_steps=cold, cold_recording_s=cold['total'], recording_s=statistics.median(totals), rounds=totals,
+    ready = kernel_ready_costs()
+    report = dict(machine=machine(), params=PARAMS, kernel_ready_s=ready, steps=steps, cold_steps=cold, cold_recording_s=cold['total'], recording_s=statistics.median(totals), rounds=totals,
                   imports=dict(mlflow=mlflow_s, sql_store=store_s, skops=skops_s))
     save("recording_steps", report)
     print("| step | warm process, seconds (median of 5) | new process (its imports included), seconds |\n|---|---|---|")
     for k, v in steps.items(): print(f"| {k} | {v:.3f} | {cold[k]:.3f} |")
     print(f"| **the recording** | **{report['recording_s']:.2f}** (median of the rounds' totals) | **{cold['total']:.2f}** |")
     print(f"imports in a new process: mlflow {mlflow_s:.2f} s, its SQL store {store_s:.2f} s, skops {skops_s:.2f} s")
+    print(f"a new kernel answers after {ready['preload']:.2f} s importing PRELOAD, {ready['library_only']:.2f} s importing the "
+          f"library without the recording's modules, {ready['nothing']:.2f} s importing nothing")
 
 
 if __name__ == "__main__":
