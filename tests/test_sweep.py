@@ -86,6 +86,15 @@ def test_a_dask_cluster_gives_the_same_results_as_local_workers(local_sweep, tmp
     assert {r.info.status for r in runs(f"sqlite:///{tmp_path / 'mlruns.db'}")} == {"FINISHED"}
 
 
+def test_fresh_kernels_give_the_same_results_as_warm_ones(local_sweep, tmp_path, monkeypatch):
+    "`--fresh-kernels`: every point in a process and kernel of its own, scored as on the warm kernels of the local sweep."
+    _, warm, _ = local_sweep
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    fresh = sweep_json("-p", "features=tfidf,word2vec", "-p", "model=sgd", *SMALL, "--workers", "2", "--fresh-kernels")
+    assert fresh["status"] == "FINISHED" and fresh["pool"] == "local, 2 workers, fresh kernels"
+    assert by_point(fresh) == {k: v for k, v in by_point(warm).items() if k[1] == "sgd"} and len(fresh["points"]) == 2
+
+
 def test_a_failing_point_is_reported_with_its_notebook_and_the_others_finish(store, tmp_path):
     "A point that fails only inside its kernel: every row held out leaves nothing to train on."
     out = agileml("sweep", "-p", "dataset=pang_lee_polarity", "-p", "test_size=0.2,1.0", check=1).stdout
