@@ -106,9 +106,9 @@ def sigterm_as_interrupt():
     finally: signal.signal(signal.SIGTERM, previous)
 
 # %% ../nbs/06_runner.ipynb #5e1f0a02
+# What the experiment notebooks, log_model and a run's SQL tracking store import:
 PRELOAD = ("agileml.config", "agileml.data", "agileml.evaluate", "agileml.models", "agileml.tracking",
-           "mlflow.sklearn", "mlflow.store.tracking.sqlalchemy_store", "skops.io", "pandas", "matplotlib.pyplot")   # what the
-# experiment notebooks, log_model and a run's SQL tracking store import
+           "mlflow.sklearn", "mlflow.store.tracking.sqlalchemy_store", "skops.io", "pandas", "matplotlib.pyplot")
 _FREEZE = "import gc; gc.freeze(); del gc"   # the library's objects leave the collector's scans: %reset's collection then takes ms
 _AT_START = [f"--IPKernelApp.exec_lines={line}" for line in ("import " + ", ".join(PRELOAD), _FREEZE)]   # before it answers
 _RESET = """%reset -f
@@ -127,7 +127,8 @@ class WarmKernel:
         _register_warm_engine()
         self.stopping = stopping or threading.Event()      # set (by the pool) when the points must stop
         self.km = KernelManager(kernel_name="python3")
-        self.km.start_kernel(extra_arguments=KERNEL_ARGS + _AT_START, **({"cwd": str(cwd)} if cwd else {}))   # this process's environment; `reset` sets a run's
+        # with this process's environment (`reset` sets a run's); it imports PRELOAD before it answers
+        self.km.start_kernel(extra_arguments=KERNEL_ARGS + _AT_START, **({"cwd": str(cwd)} if cwd else {}))
         self.client = self.km.blocking_client()
         self.client.start_channels()
         self.ready = False

@@ -15,7 +15,9 @@ which a warm kernel (sweeps) pays once and `agileml train`'s new kernel pays eve
 long a new kernel takes to answer (five each, median) when it imports at start all of `PRELOAD`
 (what `agileml train` starts), only the library part (without MLflow, its SQL store, skops and
 agileml.tracking), and nothing: the difference is what the recording's imports add to a run's
-critical path, since `agileml train` waits for its kernel.
+critical path, since `agileml train` waits for its kernel. And, in three `run_notebook` calls in new
+processes (what `agileml train` does), when the parent starts waiting for its kernel and when the
+kernel answers, from the process's start: how much of the kernel's start the parent's own work covers.
 Writes benchmarks/results/recording_steps.json.
 """
 import json, os, statistics, subprocess, sys, tempfile, time
@@ -89,6 +91,29 @@ def import_costs() -> list[float]:
     return [statistics.median(col) for col in zip(*[map(float, r.stdout.split()) for r in runs])]
 
 
+PARENT_WAIT = """
+import json, time
+t0 = time.perf_counter()
+import agileml.runner as r
+marks, wait_ready = {}, r.WarmKernel.wait_ready
+def timed_wait(self, timeout=120):
+    if not self.ready: marks["waits"] = time.perf_counter() - t0
+    wait_ready(self, timeout)
+    marks.setdefault("answered", time.perf_counter() - t0)
+r.WarmKernel.wait_ready = timed_wait
+assert r.run_notebook("train", %r).status == "FINISHED"
+print(json.dumps(dict(marks, done=time.perf_counter() - t0)))
+""" % PARAMS
+
+
+def parent_wait(tracking_uri: str) -> dict:
+    "Seconds from a new process's start to: its parent starting to wait for the kernel, the kernel answering, the run done."
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
+    runs = [json.loads(subprocess.run([sys.executable, "-c", PARENT_WAIT], env=env, check=True, capture_output=True,
+                                      text=True).stdout.splitlines()[-1]) for _ in range(3)]
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
 RECORDING_MODULES = ("agileml.tracking", "mlflow.sklearn", "mlflow.store.tracking.sqlalchemy_store", "skops.io")
 
 
@@ -126,13 +151,14 @@ def main():
         executed = Path(first.notebook)
         trained = train()
         cold = isolated(cold_round, os.environ["MLFLOW_TRACKING_URI"], str(executed))
+        waits = parent_wait(os.environ["MLFLOW_TRACKING_URI"])
         one_round(experiment_notebook("train"), executed, trained)          # warm-up: this process's first recording imports
         rounds = [one_round(experiment_notebook("train"), executed, trained) for _ in range(5)]
     steps = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
     totals = [sum(r.values()) for r in rounds]
     mlflow_s, store_s, skops_s = import_costs()
     ready = kernel_ready_costs()
-    report = dict(machine=machine(), params=PARAMS, kernel_ready_s=ready, steps=steps, cold_steps=cold, cold_recording_s=cold['total'], recording_s=statistics.median(totals), rounds=totals,
+    report = dict(machine=machine(), params=PARAMS, kernel_ready_s=ready, run_notebook_marks_s=waits, steps=steps, cold_steps=cold, cold_recording_s=cold['total'], recording_s=statistics.median(totals), rounds=totals,
                   imports=dict(mlflow=mlflow_s, sql_store=store_s, skops=skops_s))
     save("recording_steps", report)
     print("| step | warm process, seconds (median of 5) | new process (its imports included), seconds |\n|---|---|---|")
@@ -141,6 +167,8 @@ def main():
     print(f"imports in a new process: mlflow {mlflow_s:.2f} s, its SQL store {store_s:.2f} s, skops {skops_s:.2f} s")
     print(f"a new kernel answers after {ready['preload']:.2f} s importing PRELOAD, {ready['library_only']:.2f} s importing the "
           f"library without the recording's modules, {ready['nothing']:.2f} s importing nothing")
+    print(f"run_notebook in a new process: the parent waits for its kernel from {waits['waits']:.2f} s, the kernel answers at "
+          f"{waits['answered']:.2f} s, the run is done at {waits['done']:.2f} s (median of 3)")
 
 
 if __name__ == "__main__":
