@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_runner.ipynb #28310bd0
 from __future__ import annotations
-import hashlib, os, re, signal, tempfile, threading
+import functools, gc, hashlib, os, re, signal, tempfile, threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -71,13 +71,23 @@ class RunResult:
     def to_dict(self) -> dict: return asdict(self)
 
 # %% ../nbs/06_runner.ipynb #fd8399ee
+_exporters = threading.local()     # one per thread: a sweep's workers render at the same time
+
+def _html_exporter():
+    "This thread's HTML exporter, its templates compiled (by rendering an empty notebook) on first use, as nbconvert's app reuses one."
+    import nbformat
+    from nbconvert import HTMLExporter
+    if not hasattr(_exporters, "html"):
+        _exporters.html = HTMLExporter()
+        _exporters.html.from_notebook_node(nbformat.v4.new_notebook())
+    return _exporters.html
+
 def _attach_notebook(client, run_id: str, executed: Path):
     "Log the executed notebook and an HTML rendering of it into the run."
     import nbformat
-    from nbconvert import HTMLExporter
     client.log_artifact(run_id, str(executed), "notebook")
     html = executed.with_suffix(".html")
-    html.write_text(HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))[0], "utf-8")
+    html.write_text(_html_exporter().from_notebook_node(nbformat.read(executed, as_version=4))[0], "utf-8")
     client.log_artifact(run_id, str(html), "notebook")
 
 KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:memory:"]   # no start-up chatter, no history file
@@ -106,11 +116,13 @@ def sigterm_as_interrupt():
     finally: signal.signal(signal.SIGTERM, previous)
 
 # %% ../nbs/06_runner.ipynb #5e1f0a02
-# What the experiment notebooks, log_model and a run's SQL tracking store import:
-PRELOAD = ("agileml.config", "agileml.data", "agileml.evaluate", "agileml.models", "agileml.tracking",
-           "mlflow.sklearn", "mlflow.store.tracking.sqlalchemy_store", "skops.io", "pandas", "matplotlib.pyplot")
-_FREEZE = "import gc; gc.freeze(); del gc"   # the library's objects leave the collector's scans: %reset's collection then takes ms
-_AT_START = [f"--IPKernelApp.exec_lines={line}" for line in ("import " + ", ".join(PRELOAD), _FREEZE)]   # before it answers
+# What the experiment notebooks and log_model import (not MLflow: the runner writes what the notebook records into the run):
+PRELOAD = ("agileml.config", "agileml.data", "agileml.evaluate", "agileml.models", "agileml.tracking", "skops.io", "pandas",
+           "matplotlib.pyplot")
+# Before it answers, with the collector off (its full scans found nothing to free, and took 0.4 s); then the library's
+# objects leave the collector's scans for good, so %reset's collection takes ms:
+_AT_START = [f"--IPKernelApp.exec_lines={line}" for line in
+             ("import gc; gc.disable()", "import " + ", ".join(PRELOAD), "gc.freeze(); gc.enable(); del gc")]
 _RESET = """%reset -f
 import os as _os, matplotlib.pyplot as _plt
 _plt.close("all"); _os.chdir({cwd!r}); _os.environ.update({env!r})
@@ -216,33 +228,57 @@ def _run_name(nb: Path, values: dict) -> str:
 def run_notebook(notebook: str = "train", params: dict | None = None, progress: bool = False, tags: dict | None = None,
                  kernel: WarmKernel | None = None) -> RunResult:
     "Validate `params`, execute the experiment notebook with them (on a new kernel, or a warm one), and record it as one MLflow run."
-    from agileml.tracking import tracking_uri
+    from agileml.tracking import OUTBOX_ENV, tracking_uri
     nb = experiment_notebook(notebook)
     values = validate(nb, params or {})
-    env = {"MLFLOW_TRACKING_URI": tracking_uri(), PROJECT_ENV: str(project_dir())}   # where the kernel records
-    if kernel: kernel.reset(nb.parent, env)      # KeyboardInterrupt when its pool is stopping: no run is started
-    own = WarmKernel(cwd=nb.parent, wait=False) if kernel is None else None    # imports the library while the run is created
-    try: return _record(nb, values, env, tags, progress, kernel or own, reset=own is not None)
-    finally:
-        if own: own.close()
-
-def _record(nb: Path, values: dict, env: dict, tags: dict | None, progress: bool, kernel: WarmKernel, reset: bool) -> RunResult:
-    "Create the run, execute the notebook into it on `kernel` (reset first if `reset`), attach the executed notebook, end the run."
-    client, run_id = start_run(nb, _run_name(nb, values), tags)
-    import nbconvert     # for the HTML at the end: imported while a new kernel is still importing the library
     with tempfile.TemporaryDirectory() as tmp:
-        executed = Path(tmp) / nb.name
-        try:
-            with sigterm_as_interrupt():
-                if reset: kernel.reset(nb.parent, env)
-                error = _execute(nb, executed, {**values, "run_id": run_id}, progress, kernel)
-            status = "FAILED" if error else "FINISHED"
-        except KeyboardInterrupt: error, status = "interrupted (Ctrl-C or SIGTERM)", "KILLED"
-        except KernelError as e: error, status = str(e), "FAILED"
-        if executed.exists(): _attach_notebook(client, run_id, executed)
-        if error: _mark_failed(client, run_id, error)
-        client.set_terminated(run_id, status)
+        # the store of any run the notebook starts itself, and the outbox it records this run into
+        env = {"MLFLOW_TRACKING_URI": tracking_uri(), PROJECT_ENV: str(project_dir()), OUTBOX_ENV: str(Path(tmp) / "outbox")}
+        if kernel: kernel.reset(nb.parent, env)      # KeyboardInterrupt when its pool is stopping: no run is started
+        own = WarmKernel(cwd=nb.parent, wait=False) if kernel is None else None    # imports the library while the run is created
+        try: return _record(nb, values, env, tags, progress, kernel or own, reset=own is not None, tmp=Path(tmp))
+        finally:
+            if own: own.close()
+
+def _record(nb: Path, values: dict, env: dict, tags: dict | None, progress: bool, kernel: WarmKernel, reset: bool,
+            tmp: Path) -> RunResult:
+    "Create the run, execute the notebook on `kernel` (reset first if `reset`), write in what it recorded and the executed notebook, end the run."
+    from agileml.tracking import OUTBOX_ENV, Outbox, ui_url
+    client, run_id = start_run(nb, _run_name(nb, values), tags)
+    outbox = Outbox.for_run(Path(env[OUTBOX_ENV]), run_id, ui_url(client, client.get_run(run_id)))
+    _ready_for_the_end()
+    executed = tmp / nb.name
+    try:
+        with sigterm_as_interrupt():
+            if reset: kernel.reset(nb.parent, env)
+            error = _execute(nb, executed, {**values, "run_id": run_id}, progress, kernel)
+        status = "FAILED" if error else "FINISHED"
+    except KeyboardInterrupt: error, status = "interrupted (Ctrl-C or SIGTERM)", "KILLED"
+    except KernelError as e: error, status = str(e), "FAILED"
+    error, status = _write_in(outbox, client, run_id, error, status)
+    if executed.exists(): _attach_notebook(client, run_id, executed)
+    if error: _mark_failed(client, run_id, error)
+    client.set_terminated(run_id, status)
     return _result(client, run_id, error)
+
+@functools.cache
+def _freeze_once():
+    "Move the objects of this process's imports out of the collector's scans, as the kernel does at start, once per process."
+    gc.freeze()
+
+def _ready_for_the_end():
+    "What the end of a run needs (MLflow's model files, this thread's HTML exporter), imported and warmed while a new kernel starts."
+    import mlflow.pyfunc
+    _html_exporter()
+    _freeze_once()          # else a full collection, 0.2 s after all these imports, would fall at the end of the run
+
+def _write_in(outbox, client, run_id: str, error: str, status: str) -> tuple[str, str]:
+    "Write what the notebook recorded into the run; if that fails, the run fails and says why (a stopped run stays KILLED)."
+    try: outbox.log_to(client, run_id)
+    except Exception as e:      # whatever it was (a full disk, a store gone), the run must still end, with the reason
+        error = "; ".join(filter(None, (error, f"what the notebook recorded could not be written into the run: {type(e).__name__}: {e}")))
+        return error, "KILLED" if status == "KILLED" else "FAILED"
+    return error, status
 
 def _mark_failed(client, run_id: str, error: str):
     "Record what failed, and withdraw any model the run logged before failing."

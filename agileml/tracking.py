@@ -4,30 +4,29 @@
 
 # %% ../nbs/05_tracking.ipynb #8eb13da1
 from __future__ import annotations
-import datetime, fcntl, os, platform, socket, subprocess, tempfile, threading, time
+import datetime, fcntl, json, os, platform, socket, subprocess, tempfile, threading, time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-import mlflow
-from mlflow.entities import Metric, Param, RunTag
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+from typing import TYPE_CHECKING
 import agileml
 from .config import UserError, declarations, experiment_notebook, project_dir, typed_values
 from .data import Dataset, Split, dataset_from, fingerprint, sha256_file, split_dataset
+if TYPE_CHECKING: from mlflow.tracking import MlflowClient     # MLflow is imported where it is used: see "A training run"
 
 # %% auto #0
 __all__ = ['EXPERIMENT', 'MODEL_DIR', 'NOTEBOOK_DIR', 'EXPERIMENT_TAGS', 'KEY_PACKAGES', 'HEARTBEAT_SECONDS',
-           'LOST_AFTER_SECONDS', 'EXECUTED_CELLS', 'SUMMARY', 'TRUSTED_TYPES', 'MODEL_FILE', 'TEXT_COLUMN', 'SCORES',
-           'LOST', 'RUN_STATUSES', 'MODEL_NAME', 'CHAMPION', 'CHAMPION_TAG', 'tracking_uri', 'client', 'experiment_id',
-           'code_version', 'package_versions', 'provenance_tags', 'owner_tags', 'owner_alive', 'keep_alive',
-           'kernel_notebook', 'notebook_tags', 'executed_cells', 'TrainingRun', 'ui_url', 'RunSummary', 'run_summary',
-           'text_frame', 'text_signature', 'log_model', 'ModelError', 'read_model', 'load_model', 'run_scores',
-           'get_run', 'mark_lost_runs', 'champion_version', 'list_runs', 'artifact_path', 'notebook_artifacts',
-           'source_notebook', 'describe_run', 'compare_runs', 'PromotionRefused', 'verify_model_file',
-           'integrity_failures', 'baseline_failures', 'comparison_failures', 'move_champion', 'promote', 'rollback',
-           'champion_info', 'analysed_run', 'recorded_test_rows']
+           'LOST_AFTER_SECONDS', 'OUTBOX_ENV', 'RUN_FILE', 'MODEL_EXAMPLE', 'EXECUTED_CELLS', 'SUMMARY',
+           'TRUSTED_TYPES', 'MODEL_FILE', 'TEXT_COLUMN', 'SCORES', 'LOST', 'RUN_STATUSES', 'MODEL_NAME', 'CHAMPION',
+           'CHAMPION_TAG', 'tracking_uri', 'client', 'experiment_id', 'code_version', 'package_versions',
+           'provenance_tags', 'owner_tags', 'owner_alive', 'keep_alive', 'Outbox', 'runner_outbox', 'kernel_notebook',
+           'notebook_tags', 'executed_cells', 'TrainingRun', 'ui_url', 'RunSummary', 'run_summary', 'ModelError',
+           'text_frame', 'save_model_file', 'model_example', 'write_mlflow_model', 'log_model', 'read_model',
+           'load_model', 'run_scores', 'get_run', 'mark_lost_runs', 'champion_version', 'list_runs', 'artifact_path',
+           'notebook_artifacts', 'source_notebook', 'describe_run', 'compare_runs', 'PromotionRefused',
+           'verify_model_file', 'integrity_failures', 'baseline_failures', 'comparison_failures', 'move_champion',
+           'promote', 'rollback', 'champion_info', 'analysed_run', 'recorded_test_rows']
 
 # %% ../nbs/05_tracking.ipynb #f7cee3fc
 EXPERIMENT = "agileml"
@@ -64,6 +63,7 @@ def _store_lock(uri: str):
 
 def client(uri: str | None = None) -> MlflowClient:
     "A client of the tracking store (`tracking_uri()` by default); a new SQLite store is created on first use, one process at a time."
+    from mlflow.tracking import MlflowClient
     uri = uri or tracking_uri()
     if uri in _opened_stores: return MlflowClient(uri)
     with _store_lock(uri), _quiet("mlflow.store.db.utils", "alembic"):   # MlflowClient opens the store as it is made
@@ -82,6 +82,7 @@ EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}   # MLfl
 
 def experiment_id(client: MlflowClient, name: str = EXPERIMENT) -> str:
     "The id of experiment `name`, created on first use (safe when several processes race to create it)."
+    from mlflow.exceptions import MlflowException
     exp = client.get_experiment_by_name(name)
     if exp:
         for k, v in EXPERIMENT_TAGS.items():
@@ -156,6 +157,90 @@ def keep_alive(c: MlflowClient, run_id: str):
             except Exception: pass          # a busy or unreachable store: try again at the next beat
     threading.Thread(target=beat, name=f"agileml-heartbeat-{run_id[:8]}", daemon=True).start()
 
+# %% ../nbs/05_tracking.ipynb #0b7c5e11
+OUTBOX_ENV = "AGILEML_OUTBOX"        # set by the runner in its kernel: where the notebook records the run it created
+RUN_FILE, MODEL_EXAMPLE = "run.json", "model_example.json"
+
+class Outbox:
+    "What a notebook records into one run, kept as files in `folder` until `log_to` writes them into MLflow."
+    def __init__(self, folder: Path): self.folder = Path(folder)
+
+    @classmethod
+    def for_run(cls, folder: Path, run_id: str, ui: str) -> "Outbox":
+        "A new outbox for run `run_id` (whose page in MLflow's UI is `ui`), as the runner makes it for its kernel."
+        box = cls(folder)
+        box._write(RUN_FILE, {"run_id": run_id, "ui": ui})
+        return box
+
+    @contextmanager
+    def _whole(self, path: Path):
+        "A path aside (outside `artifacts/`) renamed to `path` once the block has written it: a reader sees the whole file or none."
+        partial = self.folder / ".partial" / path.name
+        for folder in (partial.parent, path.parent): folder.mkdir(parents=True, exist_ok=True)
+        try:
+            yield partial
+            os.replace(partial, path)
+        finally: partial.unlink(missing_ok=True)
+
+    def _read(self, name: str, empty):
+        f = self.folder / name
+        return json.loads(f.read_text("utf-8")) if f.exists() else empty
+
+    def _write(self, name: str, value):
+        with self._whole(self.folder / name) as f: f.write_text(json.dumps(value), "utf-8")
+
+    def add_params(self, params: dict):
+        kept, new = self._read("params.json", {}), {k: str(v) for k, v in params.items()}
+        changed = [f"{k} ({kept[k]!r}, now {v!r})" for k, v in new.items() if kept.get(k, v) != v]
+        if changed: raise UserError(f"a run's parameters cannot change once recorded: {', '.join(changed)}")
+        self._write("params.json", {**kept, **new})
+
+    def add_tags(self, tags: dict): self._write("tags.json", {**self._read("tags.json", {}), **{k: str(v) for k, v in tags.items()}})
+
+    def add_metrics(self, metrics: dict):
+        now = int(time.time() * 1000)
+        self._write("metrics.json", self._read("metrics.json", []) + [[k, float(v), now] for k, v in metrics.items()])
+
+    def add_text(self, text: str, path: str):
+        "An artifact at `path` (such as `evaluation/baselines.csv`) holding `text`."
+        with self._whole(self.folder / "artifacts" / path) as f: f.write_text(text, "utf-8")
+
+    def add_figure(self, figure, path: str):
+        "A matplotlib figure as a PNG artifact at `path`."
+        with self._whole(self.folder / "artifacts" / path) as f: figure.savefig(f, format="png")
+
+    def add_model(self, pipeline, example: list[str]) -> str:
+        "The fitted pipeline as the run's model file (skops), with what MLflow's model files need; the file's sha256."
+        path = self.folder / "artifacts" / MODEL_DIR / MODEL_FILE
+        with self._whole(path) as f: save_model_file(pipeline, f)
+        self._write(MODEL_EXAMPLE, model_example(pipeline, example))
+        digest = sha256_file(path)
+        self.add_tags({"agileml.model_sha256": digest})          # last: a run stopped before it has no usable model
+        return digest
+
+    def summary(self) -> RunSummary:
+        "The summary of the run as recorded here so far."
+        run, latest = self._read(RUN_FILE, {}), {k: v for k, v, _ in self._read("metrics.json", [])}
+        return RunSummary(run["run_id"], {k: latest[k] for k in SUMMARY if k in latest}, run["ui"])
+
+    def log_to(self, c: MlflowClient, run_id: str):
+        "Write everything recorded here into run `run_id`: the model's MLflow files, the artifacts, then the values (tags last)."
+        from mlflow.entities import Metric, Param, RunTag
+        artifacts = self.folder / "artifacts"
+        if (self.folder / MODEL_EXAMPLE).exists(): write_mlflow_model(artifacts / MODEL_DIR, self._read(MODEL_EXAMPLE, {}))
+        if artifacts.is_dir(): c.log_artifacts(run_id, str(artifacts))
+        params = [Param(k, v) for k, v in self._read("params.json", {}).items()]
+        metrics = [Metric(k, v, when, 0) for k, v, when in self._read("metrics.json", [])]
+        tags = [RunTag(k, v) for k, v in self._read("tags.json", {}).items()]
+        for i in range(0, max(len(params), len(metrics), len(tags)), 100):      # MLflow takes 100 params and tags per batch
+            c.log_batch(run_id, metrics=metrics[i:i + 100], params=params[i:i + 100], tags=tags[i:i + 100])
+
+def runner_outbox(run_id: str) -> Outbox | None:
+    "The outbox the runner gave this kernel for run `run_id`, or None: then the run is recorded into MLflow directly."
+    folder = os.environ.get(OUTBOX_ENV)
+    box = Outbox(Path(folder)) if run_id and folder else None
+    return box if box and box._read(RUN_FILE, {}).get("run_id") == run_id else None
+
 # %% ../nbs/05_tracking.ipynb #5a5d80de
 EXECUTED_CELLS = "executed_cells.py"
 
@@ -185,14 +270,25 @@ def executed_cells() -> str:
 class TrainingRun:
     "A handle on one MLflow run of an experiment notebook."
     def __init__(self, run_id: str = "", name: str | None = None):
+        self.managed, self.outbox, self._hook = bool(run_id), runner_outbox(run_id), None
+        self.run_id, self.client = run_id, None
+        if self.outbox: return                 # the runner records it: no MLflow in this kernel
         self.client = client()
-        self.managed = bool(run_id)
         if not run_id:
             tags = {**provenance_tags(), **notebook_tags(kernel_notebook()), **({"mlflow.runName": name} if name else {})}
             run_id = self.client.create_run(experiment_id(self.client), tags=tags).info.run_id
             keep_alive(self.client, run_id)
-        self.run_id, self._hook = run_id, None
+        self.run_id = run_id
         if not self.managed: self._fail_with_cells()
+
+    @contextmanager
+    def _recording(self):
+        "The outbox a log call writes to: the runner's, else a new one written into the MLflow run when the call is done."
+        if self.outbox: yield self.outbox; return
+        with tempfile.TemporaryDirectory() as tmp:
+            box = Outbox(Path(tmp))
+            yield box
+            box.log_to(self.client, self.run_id)
 
     def _fail_with_cells(self):
         "In a notebook run without `agileml train`, end the run FAILED, with the cells run so far, as soon as a cell raises."
@@ -213,7 +309,7 @@ class TrainingRun:
 
     def log_params(self, params: dict):
         "The run's parameters (a `Config.as_dict()`)."
-        self.client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+        with self._recording() as box: box.add_params(params)
 
     def log_dataset(self, ds: Dataset, split: Split, extra: list[Dataset] = ()):
         "Which data the run saw: name, source, size, classes, fingerprints, which rows it was tested on, and extra training files."
@@ -226,32 +322,33 @@ class TrainingRun:
             tags.update({"agileml.extra_data": ",".join(e.source for e in extra),
                          "agileml.extra_data_fingerprints": ",".join(e.fingerprint for e in extra),
                          "agileml.extra_rows": str(split.extra_rows), "agileml.extra_rows_left_out": str(split.left_out_rows)})
-        self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-        self.client.log_dict(self.run_id, ds.summary(), "data/summary.json")
+        with self._recording() as box:
+            box.add_tags(tags)
+            box.add_text(json.dumps(ds.summary(), indent=2), "data/summary.json")
 
     def log_metrics(self, metrics: dict[str, float]):
         "Numbers of the run, such as held-out accuracy."
-        now = int(time.time() * 1000)
-        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()])
+        with self._recording() as box: box.add_metrics(metrics)
 
     def log_evaluation(self, ev):
         "An `agileml.evaluate.Evaluation`: scores with baselines and lifts, the per-class or per-tag report, the figure."
-        self.log_metrics(ev.scores)
-        self.client.log_dict(self.run_id, ev.report, f"evaluation/per_{ev.kind}_report.json")
-        self.log_table(ev.baselines.rename_axis("metric"), "evaluation/baselines.csv")
-        self.client.log_figure(self.run_id, ev.figure, f"evaluation/{'confusion_matrix' if ev.kind == 'class' else 'tags'}.png")
+        with self._recording() as box:
+            box.add_metrics(ev.scores)
+            box.add_text(json.dumps(ev.report, indent=2), f"evaluation/per_{ev.kind}_report.json")
+            box.add_text(_csv(ev.baselines.rename_axis("metric")), "evaluation/baselines.csv")
+            box.add_figure(ev.figure, f"evaluation/{'confusion_matrix' if ev.kind == 'class' else 'tags'}.png")
 
     def log_table(self, frame, path: str):
         "A pandas table as a CSV artifact at `path` (its index written only when it is named)."
-        self.client.log_text(self.run_id, frame.to_csv(index=frame.index.name is not None), path)
+        with self._recording() as box: box.add_text(_csv(frame), path)
 
     def set_tag(self, key: str, value: str):
         "One tag on the run, such as `agileml.analyses` linking it to the run it analyses."
-        self.client.set_tag(self.run_id, key, value)
-
+        with self._recording() as box: box.add_tags({key: value})
 
     def finish(self) -> RunSummary:
         "End a run this handle started (a run created by `agileml run` is ended by it); what a person wants to see of it."
+        if self.outbox: return self.outbox.summary()
         if not self.managed:
             self.check_open()
             self._end("FINISHED")
@@ -259,6 +356,7 @@ class TrainingRun:
 
     def check_open(self):
         "Refuse to add to a run that has ended: a cell raised after it started, so what follows is not that run."
+        if self.outbox: return                 # the runner keeps its run open until the notebook has ended
         run = self.client.get_run(self.run_id)
         if run.info.status != "RUNNING":
             why = run.data.tags.get("agileml.error", "")
@@ -270,6 +368,10 @@ class TrainingRun:
         self._unhook()
         if cells := executed_cells(): self.client.log_text(self.run_id, cells, f"{NOTEBOOK_DIR}/{EXECUTED_CELLS}")
         self.client.set_terminated(self.run_id, status)
+
+def _csv(frame) -> str:
+    "A pandas table as CSV text, its index written only when it is named."
+    return frame.to_csv(index=frame.index.name is not None)
 
 # %% ../nbs/05_tracking.ipynb #8c7b63f4
 def ui_url(c: MlflowClient, run) -> str:
@@ -307,37 +409,61 @@ TRUSTED_TYPES = ["agileml.features.TextColumn", "agileml.features.CompactTfidfVe
 MODEL_FILE = "model.skops"
 TEXT_COLUMN = "text"
 
+class ModelError(UserError):
+    "A model that cannot be used: missing, altered since it was logged, or of untrusted types."
+
 def text_frame(texts) -> "pd.DataFrame":
     "Texts as the one string column a logged model's signature names."
     import pandas as pd
     return pd.DataFrame({TEXT_COLUMN: list(texts)})
 
-def text_signature(pipeline, example):
-    "The model's signature for MLflow: one string column `text` in, the predicted label (or list of tags) out."
-    from mlflow.models import infer_signature
-    import pandas as pd
-    predicted = pipeline.predict(text_frame(example))
-    if isinstance(predicted[0], tuple): return infer_signature(text_frame(example), pd.Series(map(list, predicted), name="tags"))
-    return infer_signature(text_frame(example), pd.Series(predicted, name="label"))
+def save_model_file(pipeline, path: Path):
+    "Save `pipeline` with skops at `path`; a `ModelError`, and no file, if it holds a type `read_model` does not trust."
+    import skops.io
+    skops.io.dump(pipeline, path)
+    untrusted = sorted(set(skops.io.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
+    if untrusted:
+        Path(path).unlink()
+        raise ModelError(f"the model holds types skops is not told to trust: {', '.join(untrusted)}. Add a type to "
+                         "TRUSTED_TYPES (nbs/05_tracking.ipynb) only if loading it cannot run code chosen by the file")
 
+def model_example(pipeline, texts) -> dict:
+    "A few texts and what the pipeline predicts for them, as JSON: the MLflow model's signature and input example."
+    predicted = pipeline.predict(text_frame(texts))
+    tags = isinstance(predicted[0], tuple)
+    return {"texts": list(texts), "output": "tags" if tags else "label",
+            "predicted": [list(p) for p in predicted] if tags else [p.item() if hasattr(p, "item") else p for p in predicted]}
+
+def write_mlflow_model(folder: Path, example: dict):
+    "MLflow's sklearn flavor around the skops file in `folder`: MLmodel with signature and input example, and the environment files."
+    import mlflow, pandas as pd, yaml
+    from mlflow import pyfunc
+    from mlflow.models import Model, infer_signature
+    from mlflow.models.utils import _save_example
+    from mlflow.utils.environment import _PythonEnv, _mlflow_conda_env
+    from mlflow.utils.file_utils import get_total_file_size
+    texts = text_frame(example["texts"])
+    model = Model(signature=infer_signature(texts, pd.Series(example["predicted"], name=example["output"])))
+    _save_example(model, texts[:3], str(folder))
+    pyfunc.add_to_model(model, loader_module="mlflow.sklearn", model_path=MODEL_FILE, conda_env="conda.yaml",
+                        python_env="python_env.yaml", predict_fn="predict")
+    model.add_flavor("sklearn", pickled_model=MODEL_FILE, sklearn_version=version("scikit-learn"), serialization_format="skops",
+                     code=None, skops_trusted_types=TRUSTED_TYPES)
+    model.model_size_bytes = get_total_file_size(str(folder))
+    model.save(str(folder / "MLmodel"))
+    # the versions installed here, so MLflow's scan of every installed package for a mismatch (0.7 s) has nothing to find
+    requirements = [f"mlflow=={mlflow.__version__}", f"agileml=={agileml.__version__}"]
+    conda_env = _mlflow_conda_env(additional_pip_deps=requirements, install_mlflow=False)
+    (folder / "conda.yaml").write_text(yaml.safe_dump(conda_env, default_flow_style=False), "utf-8")
+    (folder / "requirements.txt").write_text("\n".join(requirements), "utf-8")
+    _PythonEnv.current().to_yaml(str(folder / "python_env.yaml"))
 
 def log_model(run: TrainingRun, pipeline, example: list[str]) -> str:
-    "Save `pipeline` into the run's `model/` artifacts with skops; returns the model file's sha256."
+    "Save `pipeline` into the run's `model/` artifacts with skops, with MLflow's files; returns the model file's sha256."
     run.check_open()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / MODEL_DIR
-        mlflow.sklearn.save_model(pipeline, path, serialization_format="skops", skops_trusted_types=TRUSTED_TYPES,
-                                  signature=text_signature(pipeline, example), input_example=text_frame(example[:3]),
-                                  pip_requirements=[f"agileml=={agileml.__version__}"])
-        digest = sha256_file(path / MODEL_FILE)
-        run.client.log_artifacts(run.run_id, str(path), MODEL_DIR)
-    run.client.set_tag(run.run_id, "agileml.model_sha256", digest)
-    return digest
+    with run._recording() as box: return box.add_model(pipeline, example)
 
 # %% ../nbs/05_tracking.ipynb #52dd98da
-class ModelError(UserError):
-    "A model that cannot be used: missing, altered since it was logged, or of untrusted types."
-
 def read_model(path):
     "A model file saved by `log_model`, loaded with skops trusting only the types named here."
     import skops.io
@@ -386,6 +512,7 @@ def mark_lost_runs(c: MlflowClient, experiment_id: str) -> list[str]:
 # %% ../nbs/05_tracking.ipynb #50b3db34
 def champion_version(c: MlflowClient | None = None):
     "The model version that alias `champion` points at, or None."
+    from mlflow.exceptions import MlflowException
     c = c or client()
     try: return c.get_model_version_by_alias(MODEL_NAME, CHAMPION)
     except MlflowException: return None
@@ -490,6 +617,7 @@ def verify_model_file(run) -> str:
 def _local_artifact(run, path: str) -> Path:
     "An artifact of `run` as a local file: in place for a local store, else downloaded to a temporary folder."
     if run.info.artifact_uri.startswith("file:"): return Path(artifact_path(run, path))
+    import mlflow.artifacts
     return Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=path, tracking_uri=tracking_uri()))
 
 # %% ../nbs/05_tracking.ipynb #bcc8d5a2
@@ -539,6 +667,7 @@ def move_champion(c: MlflowClient, version: str):
 
 def _register(c: MlflowClient, run, tags: dict) -> str:
     "A new version of the registered model for `run`'s model; its version number."
+    from mlflow.exceptions import MlflowException
     try: c.create_registered_model(MODEL_NAME)
     except MlflowException: pass            # it exists already
     mv = c.create_model_version(MODEL_NAME, artifact_path(run, MODEL_DIR) if run.info.artifact_uri.startswith("file:")

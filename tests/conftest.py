@@ -54,6 +54,17 @@ def runs(uri):
     return client.search_runs(exps) if exps else []
 
 
+def start_long_training(tmp: Path, **popen) -> subprocess.Popen:
+    """`agileml train` of a word2vec run of minutes, its temporary files in `tmp`, returned once its notebook has recorded
+    its parameters (into the outbox the runner gave its kernel): a cell of the notebook is running."""
+    proc = subprocess.Popen([AGILEML, "train", "-p", "features=word2vec", "-p", "w2v_epochs=1000", "-p", "w2v_min_count=1", "--json"],
+                            cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **popen)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(tmp.glob("*/outbox/params.json")): time.sleep(0.2)
+    return proc
+
+
 def agileml(*args, check=None, timeout=900, env=None):
     "Run the agileml command (in `env`, default this process's environment); `check` is the exit code it must give."
     out = subprocess.run([AGILEML, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)

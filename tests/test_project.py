@@ -3,7 +3,7 @@ import json, os, shutil, signal, subprocess, sys, tarfile, time
 from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import AGILEML, ROOT, in_folder, require_dataset, runs, train_warm
+from conftest import ROOT, in_folder, require_dataset, runs, start_long_training, train_warm
 
 PAPERMILL = str(Path(sys.executable).parent / "papermill")
 
@@ -81,12 +81,8 @@ def test_a_wrong_column_is_refused_before_any_run(store, tmp_path):
     assert runs(store) == []
 
 
-def test_a_run_whose_process_was_killed_is_marked_lost(store):
-    proc = subprocess.Popen([AGILEML, "train", "-p", "features=word2vec", "-p", "w2v_epochs=1000"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not any(r.data.params for r in runs(store)):   # the kernel has started logging
-        time.sleep(0.5)
+def test_a_run_whose_process_was_killed_is_marked_lost(store, tmp_path):
+    proc = start_long_training(tmp_path, start_new_session=True)
     os.killpg(proc.pid, signal.SIGKILL)               # what an out-of-memory kill does: no handler runs
     proc.wait(timeout=60)
     time.sleep(1)
