@@ -4,12 +4,12 @@
 
 # %% ../nbs/01_data.ipynb #b93d276e
 from __future__ import annotations
-import gzip, hashlib, html, importlib.resources, io, json, os, re, shutil, tarfile, tempfile, urllib.request, zipfile
+import gzip, hashlib, html, importlib.resources, io, json, math, os, re, shutil, tarfile, tempfile, urllib.request, zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-import numpy as np
-import pandas as pd
 from .config import UserError
+# pandas, numpy and scikit-learn are imported where they are used: `agileml train` starts its kernel before it needs them
 
 # %% auto #0
 __all__ = ['TASKS', 'FILE_FORMATS', 'PACKAGE_DATA', 'REUTERS_STORY', 'REGISTRY', 'DATASET_PARAMS', 'DataError', 'fingerprint',
@@ -56,9 +56,9 @@ class Dataset:
 
     def summary(self) -> dict:
         "Size, task, classes (rows per class or tag) and fingerprint, for logs and reports."
-        counts = pd.Series(list(_flat(self.labels))).value_counts().sort_index()
+        counts = dict(sorted(Counter(_flat(self.labels)).items()))
         return dict(name=self.name, rows=len(self), task="multi" if self.multilabel else "single",
-                    classes=counts.to_dict(), split=bool(self.split), fingerprint=self.fingerprint, source=self.source)
+                    classes=counts, split=bool(self.split), fingerprint=self.fingerprint, source=self.source)
 
 def _flat(labels):
     "Every label of every row: the tags of multi-label rows one by one."
@@ -138,6 +138,7 @@ def _read_fasttext(text: str, path) -> tuple[list[str], list]:
 
 def _read_frame(text: str, fmt: str, path, header: bool = True) -> pd.DataFrame:
     "A CSV, TSV or JSONL file's content as a table of strings (JSONL keeps its JSON types); headerless columns are 1, 2, ..."
+    import pandas as pd
     try:
         if fmt == "jsonl": return pd.read_json(io.StringIO(text), lines=True, dtype=False)
         df = pd.read_csv(io.StringIO(text), sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False,
@@ -176,7 +177,7 @@ def _read_table(text: str, fmt: str, path, text_column: str, label_column: str, 
     wanted = _column_names(text_column) + [str(label_column)]
     missing = [c for c in wanted if c not in df.columns]
     if missing: raise DataError(_missing_columns_message(path, missing[0], df, header))
-    to_str = lambda s: ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in s]
+    to_str = lambda s: ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in s]
     parts = [to_str(df[c]) for c in _column_names(text_column)]
     texts = ["\n".join(p for p in row if p.strip()) for row in zip(*parts)]
     raw = df[str(label_column)].tolist()
@@ -470,7 +471,8 @@ def split_dataset(ds: Dataset, test_size: float = 0.2, seed: int = 42, extra: li
     if ds.split:
         tr = [i for i, s in enumerate(ds.split) if s == "train"]; te = [i for i, s in enumerate(ds.split) if s == "test"]
     else:
-        from sklearn.model_selection import train_test_split     # here, not at the top: refusing a run needs no scikit-learn
+        import numpy as np
+        from sklearn.model_selection import train_test_split
         try: tr, te = train_test_split(np.arange(len(ds)), test_size=test_size, random_state=seed,
                                        stratify=None if ds.multilabel else ds.labels)
         except ValueError as e:

@@ -4,19 +4,19 @@
 
 # %% ../nbs/06_runner.ipynb #28310bd0
 from __future__ import annotations
-import functools, gc, hashlib, os, re, signal, tempfile, threading
+import gc, hashlib, os, re, signal, tempfile, threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 import yaml
 from .config import (PROJECT_ENV, RUNNER_PARAMS, ConfigError, check_combinations, declarations, experiment_notebook,
                             experiments_dir, project_dir, typed_values)
-from .data import REGISTRY, dataset_from, sha256_file
+from .data import REGISTRY, data_home, dataset_from, sha256_file
 
 # %% auto #0
 __all__ = ['KERNEL_ARGS', 'PRELOAD', 'WARM_ENGINE', 'parameter_table', 'read_params_file', 'check_data', 'validate', 'RunResult',
-           'sigterm_as_interrupt', 'KernelError', 'WarmKernel', 'start_run', 'run_notebook', 'new_experiment',
-           'reproduce']
+           'sigterm_as_interrupt', 'KernelError', 'WarmKernel', 'start_run', 'kernel_env', 'run_notebook',
+           'new_experiment', 'reproduce']
 
 # %% ../nbs/06_runner.ipynb #0411bfbc
 def parameter_table(notebook: str = "train") -> list[dict]:
@@ -73,13 +73,18 @@ class RunResult:
 # %% ../nbs/06_runner.ipynb #fd8399ee
 _exporters = threading.local()     # one per thread: a sweep's workers render at the same time
 
+_PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="   # a 1x1 PNG
+
 def _html_exporter():
-    "This thread's HTML exporter, its templates compiled (by rendering an empty notebook) on first use, as nbconvert's app reuses one."
-    import nbformat
+    "This thread's HTML exporter (nbconvert's app reuses one too), its templates compiled on first use for every kind of cell and output."
     from nbconvert import HTMLExporter
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
     if not hasattr(_exporters, "html"):
         _exporters.html = HTMLExporter()
-        _exporters.html.from_notebook_node(nbformat.v4.new_notebook())
+        outputs = [new_output("stream", name="stdout", text="."), new_output("stream", name="stderr", text="."),
+                   new_output("execute_result", data={"text/plain": "1", "text/html": "<b>1</b>", "text/markdown": "**1**"}, execution_count=1),
+                   new_output("display_data", data={"image/png": _PIXEL, "text/plain": "<Figure>"})]
+        _exporters.html.from_notebook_node(new_notebook(cells=[new_markdown_cell("# .\n`.`"), new_code_cell("1", outputs=outputs)]))
     return _exporters.html
 
 def _attach_notebook(client, run_id: str, executed: Path):
@@ -136,7 +141,6 @@ class WarmKernel:
     "A started kernel with the library imported, for one notebook execution after another, each in a clean namespace."
     def __init__(self, stopping: threading.Event | None = None, cwd: Path | None = None, wait: bool = True):
         from jupyter_client import KernelManager
-        _register_warm_engine()
         self.stopping = stopping or threading.Event()      # set (by the pool) when the points must stop
         self.km = KernelManager(kernel_name="python3")
         # with this process's environment (`reset` sets a run's); it imports PRELOAD before it answers
@@ -144,6 +148,7 @@ class WarmKernel:
         self.client = self.km.blocking_client()
         self.client.start_channels()
         self.ready = False
+        _register_warm_engine()          # papermill's import, once the kernel is on its way
         if wait: self.wait_ready()
 
     def wait_ready(self, timeout: float = 120):
@@ -225,15 +230,20 @@ def _run_name(nb: Path, values: dict) -> str:
     parts = [Path(str(values[k])).name for k in ("dataset", "features", "model") if k in values]
     return "/".join(([] if nb.stem == "train" and parts else [nb.stem]) + parts)
 
+def kernel_env(outbox: Path) -> dict:
+    """What a run's kernel gets in its environment: the outbox it records the run into, the store of any run it starts
+    itself, the project, and the data folder, as absolute paths (the kernel works in the notebook's folder)."""
+    from agileml.tracking import OUTBOX_ENV, tracking_uri
+    return {OUTBOX_ENV: str(outbox), "MLFLOW_TRACKING_URI": tracking_uri(), PROJECT_ENV: str(project_dir()),
+            "AGILEML_DATA_HOME": str(data_home().absolute())}
+
 def run_notebook(notebook: str = "train", params: dict | None = None, progress: bool = False, tags: dict | None = None,
                  kernel: WarmKernel | None = None) -> RunResult:
     "Validate `params`, execute the experiment notebook with them (on a new kernel, or a warm one), and record it as one MLflow run."
-    from agileml.tracking import OUTBOX_ENV, tracking_uri
     nb = experiment_notebook(notebook)
     values = validate(nb, params or {})
     with tempfile.TemporaryDirectory() as tmp:
-        # the store of any run the notebook starts itself, and the outbox it records this run into
-        env = {"MLFLOW_TRACKING_URI": tracking_uri(), PROJECT_ENV: str(project_dir()), OUTBOX_ENV: str(Path(tmp) / "outbox")}
+        env = kernel_env(Path(tmp) / "outbox")
         if kernel: kernel.reset(nb.parent, env)      # KeyboardInterrupt when its pool is stopping: no run is started
         own = WarmKernel(cwd=nb.parent, wait=False) if kernel is None else None    # imports the library while the run is created
         try: return _record(nb, values, env, tags, progress, kernel or own, reset=own is not None, tmp=Path(tmp))
@@ -244,9 +254,10 @@ def _record(nb: Path, values: dict, env: dict, tags: dict | None, progress: bool
             tmp: Path) -> RunResult:
     "Create the run, execute the notebook on `kernel` (reset first if `reset`), write in what it recorded and the executed notebook, end the run."
     from agileml.tracking import OUTBOX_ENV, Outbox, ui_url
-    client, run_id = start_run(nb, _run_name(nb, values), tags)
-    outbox = Outbox.for_run(Path(env[OUTBOX_ENV]), run_id, ui_url(client, client.get_run(run_id)))
-    _ready_for_the_end()
+    with _first_imports():
+        client, run_id = start_run(nb, _run_name(nb, values), tags)
+        outbox = Outbox.for_run(Path(env[OUTBOX_ENV]), run_id, ui_url(client, client.get_run(run_id)))
+        _ready_for_the_end()
     executed = tmp / nb.name
     try:
         with sigterm_as_interrupt():
@@ -261,16 +272,26 @@ def _record(nb: Path, values: dict, env: dict, tags: dict | None, progress: bool
     client.set_terminated(run_id, status)
     return _result(client, run_id, error)
 
-@functools.cache
-def _freeze_once():
-    "Move the objects of this process's imports out of the collector's scans, as the kernel does at start, once per process."
-    gc.freeze()
+_imported = threading.Event()        # set once this process has made its first run's imports
+
+@contextmanager
+def _first_imports():
+    """The collector paused while this process makes a run's imports for the first time (its full scans found nothing to
+    free, and took 0.4 s), then what they made moved out of its scans for good, as the kernel does at start: a full
+    collection later on (0.2 s at the end of a run otherwise) takes milliseconds."""
+    if _imported.is_set(): yield; return
+    enabled = gc.isenabled()
+    gc.disable()
+    try: yield
+    finally:
+        gc.freeze()
+        if enabled: gc.enable()
+        _imported.set()
 
 def _ready_for_the_end():
     "What the end of a run needs (MLflow's model files, this thread's HTML exporter), imported and warmed while a new kernel starts."
     import mlflow.pyfunc
     _html_exporter()
-    _freeze_once()          # else a full collection, 0.2 s after all these imports, would fall at the end of the run
 
 def _write_in(outbox, client, run_id: str, error: str, status: str) -> tuple[str, str]:
     "Write what the notebook recorded into the run; if that fails, the run fails and says why (a stopped run stays KILLED)."

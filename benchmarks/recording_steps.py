@@ -1,23 +1,24 @@
-"""What recording one SMS Spam run costs, step by step, in a process that has the library imported.
+"""What recording one SMS Spam run costs on `agileml train`'s critical path, step by step.
 
 Run alone: AGILEML_DATA_HOME=../shared/data .venv/bin/python benchmarks/recording_steps.py
 Configuration `dataset=sms_spam features=tfidf model=linear_svc`, into a temporary store created
-(and migrated) before anything is timed, as a team's store already is. Five rounds, median of each step:
-- the parent's part of `agileml run`: creating the run with its provenance tags, attaching the
-  executed notebook and its HTML, ending the run;
-- the notebook's part: opening the run, parameters, data tags and summary, evaluation report,
-  baselines and figure, metrics, the model (skops file, MLflow model folder, sha256), `finish`.
-The library (data, fit, evaluation) is not timed: only what the run adds to it. Once more in a new
-process that has trained but not recorded yet (the first recording of a process: imports included,
-as in `agileml train`'s kernel; its parent pays MLflow's imports once more). Then, each in a
-fresh process: what importing the recording's own modules costs (MLflow and its SQL store, skops),
-which a warm kernel (sweeps) pays once and `agileml train`'s new kernel pays every run. Last, how
-long a new kernel takes to answer (five each, median) when it imports at start all of `PRELOAD`
-(what `agileml train` starts), only the library part (without MLflow, its SQL store, skops and
-agileml.tracking), and nothing: the difference is what the recording's imports add to a run's
-critical path, since `agileml train` waits for its kernel. And, in three `run_notebook` calls in new
-processes (what `agileml train` does), when the parent starts waiting for its kernel and when the
-kernel answers, from the process's start: how much of the kernel's start the parent's own work covers.
+(and migrated) before anything is timed, as a team's store already is. The library's own work
+(data, fit, evaluation) is done once and not timed: only what the recording adds to it.
+
+`agileml run` records in two processes: the notebook's kernel writes what it records into an outbox
+(files), and the runner, which creates the run, writes the outbox into MLflow after the last cell,
+then attaches the executed notebook and its HTML and ends the run. Each step is timed where they
+call it:
+- a first round in a new process prepared as `agileml train`'s two processes are when the step
+  comes: `PRELOAD` imported with the collector frozen (the kernel), the run created and
+  `_ready_for_the_end` done (the runner), then trained; so first-call costs are in, imports not;
+- five more rounds in that process (median): the steady state, as in a sweep's warm kernels.
+What the recording adds to the kernel's start (importing skops and agileml.tracking) is measured
+as how long a new kernel takes to answer (five each, median) importing all of `PRELOAD`, `PRELOAD`
+without those two, and nothing. The recording on the critical path is that difference, plus the
+notebook's steps, plus the runner's steps after the notebook (creating the run happens while the
+kernel starts). And, in three `run_notebook` calls in new processes (what `agileml train` does),
+when the parent starts waiting for its kernel, when the kernel answers, and when the run is done.
 Writes benchmarks/results/recording_steps.json.
 """
 import json, os, statistics, subprocess, sys, tempfile, time
@@ -25,14 +26,9 @@ from pathlib import Path
 from measure import isolated, machine, save
 
 PARAMS = dict(dataset="sms_spam", features="tfidf", model="linear_svc")
-IMPORTS = """
-import time
-t0 = time.perf_counter(); import sklearn, pandas, matplotlib.pyplot
-t1 = time.perf_counter(); import mlflow, mlflow.sklearn
-t2 = time.perf_counter(); from agileml.tracking import client; client()._tracking_client.store
-t3 = time.perf_counter(); import skops.io
-t4 = time.perf_counter(); print(t2 - t1, t3 - t2, t4 - t3)
-"""
+RECORDING_MODULES = ("agileml.tracking", "skops.io")     # what the kernel imports only to record
+AFTER_THE_NOTEBOOK = ("parent: write in what the notebook recorded (model's MLflow files, artifacts, values)",
+                      "parent: executed notebook and its HTML", "parent: end the run")
 
 
 def timed(steps: dict, name: str, fn, *args):
@@ -42,21 +38,24 @@ def timed(steps: dict, name: str, fn, *args):
     return out
 
 
-def one_round(nb, executed: Path, trained) -> dict:
+def one_round(nb, executed: Path, trained, outbox_dir: Path) -> dict:
     "The recording steps of one run, around an already trained pipeline; seconds by step."
     from agileml.runner import _attach_notebook, _result, start_run
-    from agileml.tracking import TrainingRun, log_model
+    from agileml.tracking import OUTBOX_ENV, Outbox, TrainingRun, log_model, ui_url
     cfg, ds, split, pipeline, evaluation = trained
     s = {}
-    client, run_id = timed(s, "parent: create the run", start_run, nb, "bench")
+    client, run_id = timed(s, "parent: create the run and its outbox", lambda: start_run(nb, "bench"))
+    outbox = Outbox.for_run(outbox_dir, run_id, ui_url(client, client.get_run(run_id)))
+    os.environ[OUTBOX_ENV] = str(outbox_dir)
     run = timed(s, "notebook: open the run", TrainingRun, run_id)
     timed(s, "notebook: parameters", run.log_params, cfg.as_dict())
     timed(s, "notebook: data tags and summary", run.log_dataset, ds, split)
     timed(s, "notebook: evaluation (report, baselines, figure, scores)", run.log_evaluation, evaluation)
-    timed(s, "notebook: model (skops, MLflow folder, sha256)", log_model, run, pipeline, split.X_test[:3])
+    timed(s, "notebook: model (skops file, trust check, sha256)", log_model, run, pipeline, split.X_test[:3])
     timed(s, "notebook: finish", run.finish)
-    timed(s, "parent: executed notebook and its HTML", _attach_notebook, client, run_id, executed)
-    timed(s, "parent: end the run", lambda: (client.set_terminated(run_id, "FINISHED"), _result(client, run_id)))
+    timed(s, AFTER_THE_NOTEBOOK[0], outbox.log_to, client, run_id)
+    timed(s, AFTER_THE_NOTEBOOK[1], _attach_notebook, client, run_id, executed)
+    timed(s, AFTER_THE_NOTEBOOK[2], lambda: (client.set_terminated(run_id, "FINISHED"), _result(client, run_id)))
     return s
 
 
@@ -73,22 +72,18 @@ def train():
     return cfg, ds, split, pipeline, evaluate_model(pipeline, split, cfg.precision, title="bench")
 
 
-def cold_round(tracking_uri: str, executed: str) -> dict:
-    "One round in a new process that has trained with the library but not yet recorded: the recording's imports included."
+def rounds_in_a_new_process(tracking_uri: str, executed: str) -> list[dict]:
+    "A first round in a new process prepared as agileml train's two processes are, then five more; seconds by step."
+    import gc, importlib
+    from agileml.runner import PRELOAD, _ready_for_the_end, experiment_notebook, start_run
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    for m in PRELOAD: importlib.import_module(m)
+    gc.freeze()                                          # as the kernel does after importing PRELOAD
+    start_run(experiment_notebook("train"), "warm-up")   # the runner has MLflow and its store open when the notebook ends
+    _ready_for_the_end()
     trained = train()
-    t0 = time.perf_counter()
-    from agileml.runner import experiment_notebook
-    steps = one_round(experiment_notebook("train"), Path(executed), trained)
-    return dict(steps, total=time.perf_counter() - t0)
-
-
-def import_costs() -> list[float]:
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlruns.db"}
-        subprocess.run([sys.executable, "-c", "from agileml.tracking import client; client()"], env=env, check=True)
-        runs = [subprocess.run([sys.executable, "-c", IMPORTS], env=env, check=True, capture_output=True, text=True) for _ in range(3)]
-    return [statistics.median(col) for col in zip(*[map(float, r.stdout.split()) for r in runs])]
+        return [one_round(experiment_notebook("train"), Path(executed), trained, Path(tmp) / str(i)) for i in range(6)]
 
 
 PARENT_WAIT = """
@@ -114,16 +109,14 @@ def parent_wait(tracking_uri: str) -> dict:
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
-RECORDING_MODULES = ("agileml.tracking", "mlflow.sklearn", "mlflow.store.tracking.sqlalchemy_store", "skops.io")
-
-
 def kernel_ready(modules) -> float:
-    "Seconds from starting a kernel that imports `modules` at start to its first answer."
+    "Seconds from starting a kernel that imports `modules` at start, as a run's kernel does, to its first answer."
     from jupyter_client import KernelManager
     from agileml.runner import KERNEL_ARGS
+    lines = ["import gc; gc.disable()", f"import {', '.join(modules)}", "gc.freeze(); gc.enable(); del gc"]
     t0 = time.perf_counter()
     km = KernelManager(kernel_name="python3")
-    km.start_kernel(extra_arguments=KERNEL_ARGS + [f"--IPKernelApp.exec_lines=import {', '.join(modules)}"])
+    km.start_kernel(extra_arguments=KERNEL_ARGS + [f"--IPKernelApp.exec_lines={line}" for line in lines])
     kc = km.blocking_client()
     kc.start_channels()
     try:
@@ -134,7 +127,7 @@ def kernel_ready(modules) -> float:
 
 def kernel_ready_costs() -> dict:
     from agileml.runner import PRELOAD
-    kinds = dict(preload=PRELOAD, library_only=[m for m in PRELOAD if m not in RECORDING_MODULES], nothing=["os"])
+    kinds = dict(preload=PRELOAD, without_recording=[m for m in PRELOAD if m not in RECORDING_MODULES], nothing=["os"])
     times = {k: [] for k in kinds}
     for _ in range(5):
         for k, modules in kinds.items(): times[k].append(kernel_ready(modules))
@@ -142,33 +135,32 @@ def kernel_ready_costs() -> dict:
 
 
 def main():
-    from agileml.runner import experiment_notebook
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlruns.db"
+        os.environ["MLFLOW_TRACKING_URI"] = uri = f"sqlite:///{tmp}/mlruns.db"
         os.environ["MPLBACKEND"] = "Agg"
         from agileml.runner import run_notebook
-        first = run_notebook("train", dict(PARAMS))            # the store, migrated; an executed notebook to attach
-        executed = Path(first.notebook)
-        trained = train()
-        cold = isolated(cold_round, os.environ["MLFLOW_TRACKING_URI"], str(executed))
-        waits = parent_wait(os.environ["MLFLOW_TRACKING_URI"])
-        one_round(experiment_notebook("train"), executed, trained)          # warm-up: this process's first recording imports
-        rounds = [one_round(experiment_notebook("train"), executed, trained) for _ in range(5)]
+        executed = Path(run_notebook("train", dict(PARAMS)).notebook)      # the store, migrated; a notebook to attach
+        first, *rounds = isolated(rounds_in_a_new_process, uri, str(executed))
+        waits = parent_wait(uri)
     steps = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
-    totals = [sum(r.values()) for r in rounds]
-    mlflow_s, store_s, skops_s = import_costs()
     ready = kernel_ready_costs()
-    report = dict(machine=machine(), params=PARAMS, kernel_ready_s=ready, run_notebook_marks_s=waits, steps=steps, cold_steps=cold, cold_recording_s=cold['total'], recording_s=statistics.median(totals), rounds=totals,
-                  imports=dict(mlflow=mlflow_s, sql_store=store_s, skops=skops_s))
+    imports = ready["preload"] - ready["without_recording"]
+    in_notebook = sum(v for k, v in first.items() if k.startswith("notebook:"))
+    after = sum(first[k] for k in AFTER_THE_NOTEBOOK)
+    report = dict(machine=machine(), params=PARAMS, first_round=first, steady_steps=steps,
+                  steady_recording_s=statistics.median(sum(r.values()) for r in rounds), kernel_ready_s=ready,
+                  run_notebook_marks_s=waits, critical_path=dict(kernel_imports_s=imports, notebook_steps_s=in_notebook,
+                                                                 after_the_notebook_s=after, total_s=imports + in_notebook + after))
     save("recording_steps", report)
-    print("| step | warm process, seconds (median of 5) | new process (its imports included), seconds |\n|---|---|---|")
-    for k, v in steps.items(): print(f"| {k} | {v:.3f} | {cold[k]:.3f} |")
-    print(f"| **the recording** | **{report['recording_s']:.2f}** (median of the rounds' totals) | **{cold['total']:.2f}** |")
-    print(f"imports in a new process: mlflow {mlflow_s:.2f} s, its SQL store {store_s:.2f} s, skops {skops_s:.2f} s")
-    print(f"a new kernel answers after {ready['preload']:.2f} s importing PRELOAD, {ready['library_only']:.2f} s importing the "
-          f"library without the recording's modules, {ready['nothing']:.2f} s importing nothing")
+    print("| step | first run of a process, s | steady (median of 5), s |\n|---|---|---|")
+    for k, v in steps.items(): print(f"| {k} | {first[k]:.3f} | {v:.3f} |")
+    print(f"a new kernel answers after {ready['preload']:.2f} s importing PRELOAD, {ready['without_recording']:.2f} s without "
+          f"{' and '.join(RECORDING_MODULES)}, {ready['nothing']:.2f} s importing nothing")
     print(f"run_notebook in a new process: the parent waits for its kernel from {waits['waits']:.2f} s, the kernel answers at "
           f"{waits['answered']:.2f} s, the run is done at {waits['done']:.2f} s (median of 3)")
+    print(f"the recording on agileml train's critical path: {imports:.2f} s of kernel imports + {in_notebook:.2f} s in the "
+          f"notebook + {after:.2f} s after it = {report['critical_path']['total_s']:.2f} s "
+          f"(steady, as in a sweep's warm kernel: {report['steady_recording_s']:.2f} s, creating the run included)")
 
 
 if __name__ == "__main__":
