@@ -297,7 +297,8 @@ def _write_in(outbox, client, run_id: str, error: str, status: str) -> tuple[str
     "Write what the notebook recorded into the run; if that fails, the run fails and says why (a stopped run stays KILLED)."
     try: outbox.log_to(client, run_id)
     except Exception as e:      # whatever it was (a full disk, a store gone), the run must still end, with the reason
-        error = "; ".join(filter(None, (error, f"what the notebook recorded could not be written into the run: {type(e).__name__}: {e}")))
+        why = f"what the notebook recorded could not be written into the run: {type(e).__name__}: {str(e)[:500]}"
+        error = "; ".join(filter(None, (error, why)))
         return error, "KILLED" if status == "KILLED" else "FAILED"
     return error, status
 

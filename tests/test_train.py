@@ -82,6 +82,16 @@ def test_a_failing_notebook_is_recorded_failed_with_its_notebook_and_no_model(st
     assert errors and errors[0].ename == "DataError"
 
 
+def test_the_kernel_records_through_the_runner_without_mlflow(store):
+    "A whole run on a warm kernel: the notebook's records reach the run through the runner, and the kernel never imported MLflow."
+    import conftest
+    result = train_warm("features=bow", "model=nb")
+    conftest._warm["kernel"].run("import sys; assert 'mlflow' not in sys.modules, 'the kernel imported MLflow'")
+    run = MlflowClient(store).get_run(result["run_id"])
+    assert (run.data.params["features"], run.data.params["model"]) == ("bow", "nb") and run.data.tags["agileml.model_sha256"]
+    assert run.data.metrics["accuracy"] == result["metrics"]["accuracy"] and "lift_macro_f1" in run.data.metrics
+
+
 def test_sms_spam_tfidf_linear_svc_reaches_the_floor(sms_tfidf_runs):
     uri, _, (_, result) = sms_tfidf_runs
     assert result["metrics"]["accuracy"] >= 0.985, result["metrics"]
