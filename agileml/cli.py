@@ -43,7 +43,7 @@ def _print_result(result, as_json: bool):
     if as_json: typer.echo(json.dumps(result.to_dict(), indent=2)); return
     typer.echo(f"run {result.run_id} {result.status}")
     if result.error: typer.echo(f"error: {result.error}")
-    typer.echo(f"executed notebook: {result.notebook}")
+    typer.echo(f"executed notebook: {_or_not_recorded(result.notebook)}")
     for k, v in result.metrics.items(): typer.echo(f"  {k:<12} {v:.4f}")
 
 # %% ../nbs/07_cli.ipynb #72b2b9d9

@@ -82,6 +82,17 @@ def test_a_failing_notebook_is_recorded_failed_with_its_notebook_and_no_model(st
     assert errors and errors[0].ename == "DataError"
 
 
+def test_a_kernel_that_does_not_start_fails_the_run_with_the_reason(store, tmp_path):
+    "Jupyter's python3 kernel replaced by a program that exits at once: the run ends FAILED, saying the kernel did not start."
+    spec = tmp_path / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({"argv": ["false", "{connection_file}"], "display_name": "gone", "language": "python"}))
+    out = agileml("train", "--json", check=1, env={**os.environ, "JUPYTER_PATH": str(tmp_path)})
+    result = json.loads(out.stdout)
+    assert result["status"] == "FAILED" and result["error"].startswith("the kernel did not start"), result["error"]
+    assert MlflowClient(store).get_run(result["run_id"]).info.status == "FAILED"
+
+
 def test_the_kernel_records_through_the_runner_without_mlflow(store):
     "A whole run on a warm kernel: the notebook's records reach the run through the runner, and the kernel never imported MLflow."
     import conftest
