@@ -124,10 +124,12 @@ def sigterm_as_interrupt():
 # What the experiment notebooks and log_model import (not MLflow: the runner writes what the notebook records into the run):
 PRELOAD = ("agileml.config", "agileml.data", "agileml.evaluate", "agileml.models", "agileml.tracking", "skops.io", "pandas",
            "matplotlib.pyplot")
-# Before it answers, with the collector off (its full scans found nothing to free, and took 0.4 s); then the library's
-# objects leave the collector's scans for good, so %reset's collection takes ms:
-_AT_START = [f"--IPKernelApp.exec_lines={line}" for line in
-             ("import gc; gc.disable()", "import " + ", ".join(PRELOAD), "gc.freeze(); gc.enable(); del gc")]
+def _start_args(modules) -> list[str]:
+    """The kernel's arguments that import `modules` before it answers, with the collector off (its full scans would find
+    nothing to free); then what they made leaves the collector's scans for good, so %reset's collection takes ms."""
+    lines = ("import gc; gc.disable()", "import " + ", ".join(modules), "gc.freeze(); gc.enable(); del gc")
+    return KERNEL_ARGS + [f"--IPKernelApp.exec_lines={line}" for line in lines]
+
 _RESET = """%reset -f
 import os as _os, matplotlib.pyplot as _plt
 _plt.close("all"); _os.chdir({cwd!r}); _os.environ.update({env!r})
@@ -144,7 +146,7 @@ class WarmKernel:
         self.stopping = stopping or threading.Event()      # set (by the pool) when the points must stop
         self.km = KernelManager(kernel_name="python3")
         # with this process's environment (`reset` sets a run's); it imports PRELOAD before it answers
-        self.km.start_kernel(extra_arguments=KERNEL_ARGS + _AT_START, **({"cwd": str(cwd)} if cwd else {}))
+        self.km.start_kernel(extra_arguments=_start_args(PRELOAD), **({"cwd": str(cwd)} if cwd else {}))
         self.client = self.km.blocking_client()
         self.client.start_channels()
         self.ready = False
@@ -253,10 +255,9 @@ def run_notebook(notebook: str = "train", params: dict | None = None, progress: 
 def _record(nb: Path, values: dict, env: dict, tags: dict | None, progress: bool, kernel: WarmKernel, reset: bool,
             tmp: Path) -> RunResult:
     "Create the run, execute the notebook on `kernel` (reset first if `reset`), write in what it recorded and the executed notebook, end the run."
-    from agileml.tracking import OUTBOX_ENV, Outbox, ui_url
+    from agileml.tracking import OUTBOX_ENV
     with _first_imports():
-        client, run_id = start_run(nb, _run_name(nb, values), tags)
-        outbox = Outbox.for_run(Path(env[OUTBOX_ENV]), run_id, ui_url(client, client.get_run(run_id)))
+        client, run_id, outbox = _start_with_outbox(nb, _run_name(nb, values), tags, Path(env[OUTBOX_ENV]))
         _ready_for_the_end()
     executed = tmp / nb.name
     try:
@@ -272,13 +273,19 @@ def _record(nb: Path, values: dict, env: dict, tags: dict | None, progress: bool
     client.set_terminated(run_id, status)
     return _result(client, run_id, error)
 
+def _start_with_outbox(nb: Path, name: str, tags: dict | None, folder: Path):
+    "A new run (`start_run`) and the outbox at `folder` its notebook records into; (client, run id, outbox)."
+    from agileml.tracking import Outbox, ui_url
+    client, run_id = start_run(nb, name, tags)
+    return client, run_id, Outbox.for_run(folder, run_id, ui_url(client, client.get_run(run_id)))
+
 _imported = threading.Event()        # set once this process has made its first run's imports
 
 @contextmanager
 def _first_imports():
-    """The collector paused while this process makes a run's imports for the first time (its full scans found nothing to
-    free, and took 0.4 s), then what they made moved out of its scans for good, as the kernel does at start: a full
-    collection later on (0.2 s at the end of a run otherwise) takes milliseconds."""
+    """The collector paused while this process makes a run's imports for the first time (its full scans would find nothing
+    to free), then what they made moved out of its scans for good, as the kernel does at start: a full collection later
+    on, at the end of a run, scans only what the run made."""
     if _imported.is_set(): yield; return
     enabled = gc.isenabled()
     gc.disable()

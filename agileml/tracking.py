@@ -429,10 +429,11 @@ def save_model_file(pipeline, path: Path):
 
 def model_example(pipeline, texts) -> dict:
     "A few texts and what the pipeline predicts for them, as JSON: the MLflow model's signature and input example."
+    import numpy as np
     predicted = pipeline.predict(text_frame(texts))
     tags = isinstance(predicted[0], tuple)
     return {"texts": list(texts), "output": "tags" if tags else "label",
-            "predicted": [list(p) for p in predicted] if tags else [p.item() if hasattr(p, "item") else p for p in predicted]}
+            "predicted": [list(p) for p in predicted] if tags else np.asarray(predicted).tolist()}
 
 def write_mlflow_model(folder: Path, example: dict):
     "MLflow's sklearn flavor around the skops file in `folder`: MLmodel with signature and input example, and the environment files."
@@ -451,7 +452,7 @@ def write_mlflow_model(folder: Path, example: dict):
                      code=None, skops_trusted_types=TRUSTED_TYPES)
     model.model_size_bytes = get_total_file_size(str(folder))
     model.save(str(folder / "MLmodel"))
-    # the versions installed here, so MLflow's scan of every installed package for a mismatch (0.7 s) has nothing to find
+    # the versions installed here, so MLflow's scan of every installed package for a mismatch would find nothing
     requirements = [f"mlflow=={mlflow.__version__}", f"agileml=={agileml.__version__}"]
     conda_env = _mlflow_conda_env(additional_pip_deps=requirements, install_mlflow=False)
     (folder / "conda.yaml").write_text(yaml.safe_dump(conda_env, default_flow_style=False), "utf-8")

@@ -10,9 +10,10 @@ artifact store, the values) and attaching the executed notebook and its HTML (ti
 process). Then times loading the model for serving (`agileml.serve.load_served`: sha256 check,
 skops load) in a new Python process. Writes benchmarks/results/recording.json.
 """
-import json, os, subprocess, sys, tempfile, time
+import json, os, subprocess, sys, tempfile
 from pathlib import Path
 from measure import machine, save
+from agileml.data import data_home
 
 PARAMS = ["dataset=imdb", "features=binary", "ngram_max=3", "model=nbsvm", "C=0.1"]
 TRAIN = """
@@ -50,8 +51,8 @@ def cell_seconds(notebook: str) -> dict:
 
 def main():
     store = tempfile.mkdtemp()
-    from agileml.data import data_home
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store}/mlruns.db", "AGILEML_DATA_HOME": str(data_home().absolute())}  # runs in `store`
+    # the commands run in `store`, so a relative AGILEML_DATA_HOME is made absolute first
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store}/mlruns.db", "AGILEML_DATA_HOME": str(data_home().absolute())}
     run = json.loads(subprocess.run([sys.executable, "-c", TRAIN, *PARAMS], cwd=store, env=env, capture_output=True,
                                     text=True, check=True).stdout.splitlines()[-1])
     load = float(subprocess.run([sys.executable, "-c", LOAD, run["run_id"]], cwd=store, env=env, capture_output=True,

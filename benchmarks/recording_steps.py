@@ -40,12 +40,11 @@ def timed(steps: dict, name: str, fn, *args):
 
 def one_round(nb, executed: Path, trained, outbox_dir: Path) -> dict:
     "The recording steps of one run, around an already trained pipeline; seconds by step."
-    from agileml.runner import _attach_notebook, _result, start_run
-    from agileml.tracking import OUTBOX_ENV, Outbox, TrainingRun, log_model, ui_url
+    from agileml.runner import _attach_notebook, _result, _start_with_outbox
+    from agileml.tracking import OUTBOX_ENV, TrainingRun, log_model
     cfg, ds, split, pipeline, evaluation = trained
     s = {}
-    client, run_id = timed(s, "parent: create the run and its outbox", lambda: start_run(nb, "bench"))
-    outbox = Outbox.for_run(outbox_dir, run_id, ui_url(client, client.get_run(run_id)))
+    client, run_id, outbox = timed(s, "parent: create the run and its outbox", _start_with_outbox, nb, "bench", None, outbox_dir)
     os.environ[OUTBOX_ENV] = str(outbox_dir)
     run = timed(s, "notebook: open the run", TrainingRun, run_id)
     timed(s, "notebook: parameters", run.log_params, cfg.as_dict())
@@ -112,11 +111,10 @@ def parent_wait(tracking_uri: str) -> dict:
 def kernel_ready(modules) -> float:
     "Seconds from starting a kernel that imports `modules` at start, as a run's kernel does, to its first answer."
     from jupyter_client import KernelManager
-    from agileml.runner import KERNEL_ARGS
-    lines = ["import gc; gc.disable()", f"import {', '.join(modules)}", "gc.freeze(); gc.enable(); del gc"]
+    from agileml.runner import _start_args
     t0 = time.perf_counter()
     km = KernelManager(kernel_name="python3")
-    km.start_kernel(extra_arguments=KERNEL_ARGS + [f"--IPKernelApp.exec_lines={line}" for line in lines])
+    km.start_kernel(extra_arguments=_start_args(modules))
     kc = km.blocking_client()
     kc.start_channels()
     try:

@@ -62,7 +62,9 @@ def start_long_training(tmp: Path, **popen) -> subprocess.Popen:
                             text=True, **popen)
     deadline = time.time() + 120
     while time.time() < deadline and not list(tmp.glob("*/outbox/params.json")): time.sleep(0.2)
-    return proc
+    if list(tmp.glob("*/outbox/params.json")): return proc
+    proc.kill()
+    pytest.fail(f"agileml train recorded no parameters within 120 s: {proc.communicate()[1][-2000:]}")
 
 
 def agileml(*args, check=None, timeout=900, env=None):
@@ -83,14 +85,20 @@ def train_json(*params, env=None):
 
 _warm = {}
 
+def warm_kernel():
+    "This test process's warm kernel (runner.WarmKernel), started on first use and again if it died."
+    from agileml.runner import WarmKernel
+    if "kernel" not in _warm or not _warm["kernel"].alive(): _warm["kernel"] = WarmKernel()
+    return _warm["kernel"]
+
+
 def train_warm(*params):
     """The training notebook run in this test process on its warm kernel (runner.WarmKernel, started on first use): the run
     `agileml train -p ...` records, without the command's and a new kernel's start-up. For fixtures and tests whose subject is
     what a run is used for; tests of the command itself use `train_json`. The run must finish; its result as a dict."""
     from agileml.config import parse_param_strings
-    from agileml.runner import WarmKernel, run_notebook
-    if "kernel" not in _warm or not _warm["kernel"].alive(): _warm["kernel"] = WarmKernel()
-    result = run_notebook("train", parse_param_strings(list(params)), kernel=_warm["kernel"]).to_dict()
+    from agileml.runner import run_notebook
+    result = run_notebook("train", parse_param_strings(list(params)), kernel=warm_kernel()).to_dict()
     assert result["status"] == "FINISHED", result["error"]
     return result
 

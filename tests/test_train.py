@@ -4,7 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 import nbformat
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import ROOT, agileml, module_store, require_dataset, runs, train_json, train_warm
+from conftest import ROOT, agileml, module_store, require_dataset, runs, train_json, train_warm, warm_kernel
 from agileml.data import load_registry, sha256_file
 SCORES = ("accuracy", "macro_f1", "mcc")        # what a single-label run is scored by
 
@@ -95,9 +95,8 @@ def test_a_kernel_that_does_not_start_fails_the_run_with_the_reason(store, tmp_p
 
 def test_the_kernel_records_through_the_runner_without_mlflow(store):
     "A whole run on a warm kernel: the notebook's records reach the run through the runner, and the kernel never imported MLflow."
-    import conftest
     result = train_warm("features=bow", "model=nb")
-    conftest._warm["kernel"].run("import sys; assert 'mlflow' not in sys.modules, 'the kernel imported MLflow'")
+    warm_kernel().run("import sys; assert 'mlflow' not in sys.modules, 'the kernel imported MLflow'")
     run = MlflowClient(store).get_run(result["run_id"])
     assert (run.data.params["features"], run.data.params["model"]) == ("bow", "nb") and run.data.tags["agileml.model_sha256"]
     assert run.data.metrics["accuracy"] == result["metrics"]["accuracy"] and "lift_macro_f1" in run.data.metrics
