@@ -105,8 +105,8 @@ class LocalPool:
         if workers < 1: raise ConfigError(f"--workers {workers}: give 1 or more")
         self.slots, self.fresh = workers, fresh_kernels
         self.where = f"local, {workers} worker{'s' * (workers > 1)}" + (", fresh kernels" if fresh_kernels else "")
-        self._stop, self._pool = threading.Event(), ThreadPoolExecutor(workers)
-        self._local, self._kernels = threading.local(), []
+        self._stop, self._closed, self._pool = threading.Event(), threading.Event(), ThreadPoolExecutor(workers)
+        self._local, self._kernels, self._interrupter = threading.local(), [], None
     def submit(self, job: dict):
         return self._pool.submit(run_point, job, self._stop.is_set) if self.fresh else self._pool.submit(self._warm_point, job)
     def _warm_point(self, job: dict) -> dict:
@@ -120,10 +120,20 @@ class LocalPool:
         except KeyboardInterrupt: return _cancelled()        # stopped while its kernel was reset: no run was started
     def completed(self, futures): return as_completed(futures)
     def stop(self):
+        "Stop the points: no new one starts, and the running ones are interrupted, now and every second until the pool closes."
         self._stop.set()
-        for k in list(self._kernels): k.interrupt()
+        if self._interrupter is None:
+            self._interrupter = threading.Thread(target=self._interrupt_until_closed, name="agileml-stop", daemon=True)
+            self._interrupter.start()
+    def _interrupt_until_closed(self):
+        "Interrupt every kernel again and again: an interrupt that reaches a kernel between two cells is lost, and the next cell would run to its end."
+        while True:
+            for k in list(self._kernels): k.interrupt()
+            if self._closed.wait(1): return
     def close(self):
         self._pool.shutdown(wait=True)
+        self._closed.set()
+        if self._interrupter: self._interrupter.join()
         for k in self._kernels: k.close()
 
 def _check_reachable(address: str, timeout: float):

@@ -126,9 +126,12 @@ def test_four_trainings_at_once_on_a_fresh_sqlite_store(lab):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_an_interrupted_run_ends_killed_with_its_partial_notebook(store, sig, tmp_path):
     proc = start_long_training(tmp_path)
-    time.sleep(2)
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=120)
+    try:
+        time.sleep(2)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None: proc.kill()          # a command that did not stop is not left training
     assert proc.returncode == 130, err[-2000:]
     (run,) = runs(store)
     assert run.info.status == "KILLED" and json.loads(out)["status"] == "KILLED"

@@ -128,12 +128,15 @@ def test_ctrl_c_stops_the_sweep_and_leaves_no_running_run(store):
     slow = ["-p", "features=word2vec", "-p", "w2v_epochs=1000"]       # points still running when Ctrl-C comes
     proc = subprocess.Popen([AGILEML, "sweep", *slow, "-p", "model=logreg,sgd", "-p", "C=0.5,1,2", "--workers", "2", "--json"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and sum(r.info.status == "RUNNING" for r in runs(store)) < 3:   # parent + 2 points
-        time.sleep(0.5)
-    time.sleep(2)
-    os.killpg(proc.pid, signal.SIGINT)                # what Ctrl-C in a terminal does
-    out, err = proc.communicate(timeout=120)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and sum(r.info.status == "RUNNING" for r in runs(store)) < 3:   # parent + 2 points
+            time.sleep(0.5)
+        time.sleep(2)
+        os.killpg(proc.pid, signal.SIGINT)                # what Ctrl-C in a terminal does
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None: os.killpg(proc.pid, signal.SIGKILL)   # a sweep that did not stop is not left running
     assert proc.returncode == 130, err[-2000:]
     result, recorded = json.loads(out), runs(store)
     assert result["status"] == "KILLED" and "RUNNING" not in {r.info.status for r in recorded}
