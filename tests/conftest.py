@@ -54,12 +54,18 @@ def runs(uri):
     return client.search_runs(exps) if exps else []
 
 
+def sigint_as_in_a_terminal():
+    """For `preexec_fn`: Ctrl-C (SIGINT) reaches the command as it does in a terminal, even when this test run inherited it
+    ignored (started as a background job by a shell without job control, which Python then leaves ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_long_training(tmp: Path, **popen) -> subprocess.Popen:
     """`agileml train` of a word2vec run of minutes, its temporary files in `tmp`, returned once its notebook has recorded
     its parameters (into the outbox the runner gave its kernel): a cell of the notebook is running."""
     proc = subprocess.Popen([AGILEML, "train", "-p", "features=word2vec", "-p", "w2v_epochs=1000", "-p", "w2v_min_count=1", "--json"],
                             cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, **popen)
+                            text=True, preexec_fn=sigint_as_in_a_terminal, **popen)
     deadline = time.time() + 120
     while time.time() < deadline and not list(tmp.glob("*/outbox/params.json")): time.sleep(0.2)
     if list(tmp.glob("*/outbox/params.json")): return proc

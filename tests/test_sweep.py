@@ -4,7 +4,7 @@ from contextlib import contextmanager
 from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import AGILEML, ROOT, agileml, cli, free_port, module_store, runs
+from conftest import AGILEML, ROOT, agileml, cli, free_port, module_store, runs, sigint_as_in_a_terminal
 
 SMALL = ["-p", "dataset=pang_lee_polarity", "-p", "w2v_dim=16", "-p", "w2v_epochs=2"]
 GRID = ["-p", "features=tfidf,word2vec", "-p", "model=logreg,sgd", *SMALL]
@@ -127,7 +127,8 @@ def test_an_unreachable_dask_scheduler_is_one_message(store):
 def test_ctrl_c_stops_the_sweep_and_leaves_no_running_run(store):
     slow = ["-p", "features=word2vec", "-p", "w2v_epochs=1000"]       # points still running when Ctrl-C comes
     proc = subprocess.Popen([AGILEML, "sweep", *slow, "-p", "model=logreg,sgd", "-p", "C=0.5,1,2", "--workers", "2", "--json"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=sigint_as_in_a_terminal)
     try:
         deadline = time.time() + 120
         while time.time() < deadline and sum(r.info.status == "RUNNING" for r in runs(store)) < 3:   # parent + 2 points
