@@ -51,7 +51,8 @@ def _run(notebook: str, param: list[str], params_file: str | None, as_json: bool
     "Execute an experiment with its parameters, print the result, and exit as the run ended."
     from agileml.runner import read_params_file, run_notebook
     params = {**(read_params_file(params_file) if params_file else {}), **parse_param_strings(param)}
-    result = run_notebook(notebook, params, progress=sys.stderr.isatty() and not as_json)
+    result = run_notebook(notebook, params, progress=sys.stderr.isatty() and not as_json,
+                          say=lambda note: typer.echo(note, err=as_json))
     _print_result(result, as_json)
     if result.status != "FINISHED": raise typer.Exit(130 if result.status == "KILLED" else 1)
 
@@ -312,14 +313,17 @@ def serve(model: str = typer.Option("champion", help="'champion', a run id, or a
 
 @app.command()
 @_friendly
-def predict(source: str = typer.Argument(..., help="CSV, TSV or JSONL file with a text column"),
-            output: str = typer.Option("-", "-o", "--output", help=".csv, .tsv or .jsonl file; - for CSV on stdout"),
+def predict(source: str = typer.Argument(..., help="CSV, TSV, JSONL or Parquet file with a text column"),
+            output: str = typer.Option("-", "-o", "--output", help=".csv, .tsv, .jsonl or .parquet file; - for the input's format on stdout"),
             model: str = typer.Option("champion", help="'champion', a run id, or an MLflow model folder"),
             text_column: str = typer.Option("text", help="the column holding the texts"),
-            batch_size: int = typer.Option(1000, help="texts per call into the model")):
-    "Score a file in batches: every input column plus label and one score column per class."
-    from agileml.serve import load_served, predict_file
-    n = predict_file(load_served(model), source, output, text_column, batch_size, progress=sys.stderr.isatty())
+            batch_size: int = typer.Option(1000, help="texts per call into the model"),
+            top_k: int = typer.Option(0, help="tag models: at most this many tags per text, most probable first; 0: the model's own"),
+            min_score: Optional[float] = typer.Option(None, help="tag models: every tag at least this probable, instead of the model's thresholds")):
+    "Score a file in batches: every input row with the model's label (or tags) and scores, in the output's format."
+    from agileml.batch import predict_file
+    from agileml.serve import load_served
+    n = predict_file(load_served(model), source, output, text_column, batch_size, sys.stderr.isatty(), top_k, min_score)
     if output != "-": typer.echo(f"scored {n} rows into {output}", err=True)
 
 # %% ../nbs/07_cli.ipynb #10122559

@@ -12,10 +12,11 @@ from .config import UserError
 # pandas, numpy and scikit-learn are imported where they are used: `agileml train` starts its kernel before it needs them
 
 # %% auto #0
-__all__ = ['TASKS', 'FILE_FORMATS', 'PACKAGE_DATA', 'REUTERS_STORY', 'REGISTRY', 'DATASET_PARAMS', 'DataError', 'fingerprint',
-           'Dataset', 'labels_for_task', 'load_file', 'read_texts', 'load_folder', 'Source', 'RegistryEntry',
-           'data_home', 'sha256_file', 'fetch', 'load_registry', 'load_dataset', 'dataset_from', 'Split',
-           'split_dataset', 'extra_datasets']
+__all__ = ['TASKS', 'FILE_FORMATS', 'TABLE_FORMATS', 'LABEL_NAMES', 'TAG_COLUMNS', 'TAG_SEPARATORS', 'PACKAGE_DATA',
+           'REUTERS_STORY', 'REGISTRY', 'DATASET_PARAMS', 'DataError', 'fingerprint', 'Dataset', 'is_multilabel',
+           'labels_for_task', 'read_parquet_table', 'read_frame', 'file_lines', 'blank_rows_message', 'load_file',
+           'load_folder', 'Source', 'RegistryEntry', 'data_home', 'sha256_file', 'fetch', 'load_registry',
+           'load_dataset', 'dataset_from', 'Split', 'split_dataset', 'extra_datasets']
 
 # %% ../nbs/01_data.ipynb #be623a59
 class DataError(UserError):
@@ -38,6 +39,8 @@ class Dataset:
     split: list[str] | None = None  # 'train' / 'test' per row, for datasets that publish a split
     source: str = ""                # where it was read from
     min_classes: int = field(default=2, repr=False)   # 1 for rows added to another dataset's training part
+    chosen: dict = field(default_factory=dict, repr=False)   # parameters agileml chose in reading the file (label_column, ...)
+    note: str = field(default="", repr=False)                # what it chose and why, for the first line of a run's output
     fingerprint: str = field(init=False)
 
     def __post_init__(self):
@@ -49,7 +52,7 @@ class Dataset:
     @property
     def multilabel(self) -> bool:
         "Whether each row carries a tuple of tags (zero or more) rather than one label."
-        return isinstance(self.labels[0], tuple)
+        return is_multilabel(self.labels)
 
     @property
     def classes(self) -> list[str]: return sorted(set(_flat(self.labels)))
@@ -58,7 +61,11 @@ class Dataset:
         "Size, task, classes (rows per class or tag) and fingerprint, for logs and reports."
         counts = dict(sorted(Counter(_flat(self.labels)).items()))
         return dict(name=self.name, rows=len(self), task="multi" if self.multilabel else "single",
-                    classes=counts, split=bool(self.split), fingerprint=self.fingerprint, source=self.source)
+                    classes=counts, split=bool(self.split), fingerprint=self.fingerprint, source=self.source, **self.chosen)
+
+def is_multilabel(labels: list) -> bool:
+    "Whether `labels` are tuples of tags (multi-label) rather than one label per row."
+    return isinstance(labels[0], tuple)
 
 def _flat(labels):
     "Every label of every row: the tags of multi-label rows one by one."
@@ -74,7 +81,7 @@ def _validate(ds: Dataset):
     if empty:
         raise DataError(f"{where}: {len(empty)} row(s) have an empty text (rows {_rows(empty)}): "
                         "every row needs a non-blank text; remove those rows")
-    multi = isinstance(ds.labels[0], tuple)
+    multi = is_multilabel(ds.labels)
     unlabelled = [i for i, l in enumerate(ds.labels) if (not all(isinstance(t, str) and t.strip() for t in l) if multi
                                                           else not isinstance(l, str) or not l.strip())]
     if unlabelled:
@@ -104,8 +111,9 @@ def labels_for_task(raw: list, task: str = "auto", where: str = "") -> list:
     return [r[0] for r in rows]
 
 # %% ../nbs/01_data.ipynb #9f483c16
-FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "fasttext",
-                ".ft": "fasttext", ".fasttext": "fasttext", ".cor": "fasttext"}
+FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
+                ".txt": "fasttext", ".ft": "fasttext", ".fasttext": "fasttext", ".cor": "fasttext"}
+TABLE_FORMATS = ("csv", "tsv", "jsonl", "parquet")    # formats with named columns
 
 def _read_text(path: Path) -> str:
     "A file's content as UTF-8, or a `DataError` saying where it is not."
@@ -136,9 +144,21 @@ def _read_fasttext(text: str, path) -> tuple[list[str], list]:
         texts.append(rest.strip()); labels.append(tags[0] if len(tags) == 1 else tags)
     return texts, labels
 
-def _read_frame(text: str, fmt: str, path, header: bool = True) -> pd.DataFrame:
-    "A CSV, TSV or JSONL file's content as a table of strings (JSONL keeps its JSON types); headerless columns are 1, 2, ..."
+def read_parquet_table(path: Path):
+    "A Parquet file as a pyarrow Table, or a `DataError` saying why it cannot be read."
+    import pyarrow as pa, pyarrow.parquet as pq
+    if not Path(path).is_file(): raise DataError(f"no such data file: {path}")
+    try: return pq.read_table(path)
+    except (pa.ArrowException, OSError) as e: raise DataError(f"{path} is not a valid Parquet file: {e}") from None
+
+def read_frame(path, fmt: str | None = None, header: bool = True) -> pd.DataFrame:
+    "A CSV, TSV, JSONL or Parquet file as a table: CSV/TSV cells as strings, JSONL and Parquet keep their types; headerless columns are 1, 2, ..."
     import pandas as pd
+    path = Path(path)
+    fmt = fmt or FILE_FORMATS.get(path.suffix.lower())
+    if fmt not in TABLE_FORMATS: raise DataError(f"{path}: unknown file type {path.suffix!r}; accepted: .csv, .tsv, .jsonl, .parquet")
+    if fmt == "parquet": return pd.DataFrame(read_parquet_table(path).to_pydict())   # list cells as lists
+    text = _read_text(path)
     try:
         if fmt == "jsonl": return pd.read_json(io.StringIO(text), lines=True, dtype=False)
         df = pd.read_csv(io.StringIO(text), sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False,
@@ -147,6 +167,54 @@ def _read_frame(text: str, fmt: str, path, header: bool = True) -> pd.DataFrame:
         raise DataError(f"{path} is not a valid {fmt.upper()} file: {str(e).splitlines()[0]}") from None
     if not header: df.columns = [str(i) for i in range(1, df.shape[1] + 1)]
     return df
+
+def file_lines(path, fmt: str, rows: list[int], header: bool = True) -> list[int]:
+    "The line of the file on which each of the 0-based data `rows` starts (a quoted CSV cell may span lines); rows for Parquet."
+    import csv
+    if fmt == "parquet": return [r + 1 for r in rows]
+    text = _read_text(Path(path))
+    if fmt == "jsonl": starts = [n for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    else:
+        reader, starts, line = csv.reader(io.StringIO(text), delimiter="\t" if fmt == "tsv" else ","), [], 1
+        for record in reader:
+            if record: starts.append(line)          # pandas skips blank lines, so they count as no row
+            line = reader.line_num + 1
+        starts = starts[1:] if header else starts
+    return [starts[r] for r in rows]
+
+# %% ../nbs/01_data.ipynb #e01f7f2e
+LABEL_NAMES = ("label", "labels", "tags", "category", "categories", "topics", "class", "target")   # usual label column names
+TAG_COLUMNS = ("labels", "tags", "categories", "topics")    # names whose CSV/TSV cells usually hold several tags
+TAG_SEPARATORS = ("|", ";", ",")                            # looked for, in this order, in such a column's cells
+
+def _label_column(df: pd.DataFrame, text_columns: list[str], path) -> tuple[str, str]:
+    "For a table without a `label` column: the one usual label name present, else the only other column; and why."
+    others = [str(c) for c in df.columns if str(c) not in text_columns]
+    usual = [c for c in others if c.lower() in LABEL_NAMES]
+    if len(usual) == 1: return usual[0], "a usual name for labels"
+    if not usual and len(others) == 1: return others[0], f"the only column beside {', '.join(map(repr, text_columns))}"
+    if not others: raise DataError(f"{path} has no column for the labels: its only columns are {', '.join(map(str, df.columns))}")
+    candidates = usual or others
+    raise DataError(f"{path} has no column 'label', and {len(candidates)} columns could hold the labels: "
+                    f"{', '.join(candidates)}. Say which with -p label_column={candidates[0]} (or another of them)")
+
+def _tag_separator(column: str, values: list, task: str) -> str:
+    "The separator the cells of a tag column (by its name) join their tags with, or '' for one label per cell."
+    if task == "single" or column.lower() not in TAG_COLUMNS or any(isinstance(v, list) for v in values): return ""
+    return next((s for s in TAG_SEPARATORS if any(isinstance(v, str) and s in v for v in values)), "")
+
+def _choose_labels(df: pd.DataFrame, path, text_columns: list[str], label_column: str, label_separator: str,
+                   task: str) -> tuple[str, str, dict, str]:
+    """The label column and tag separator: as given, else found (`label_column` left at `label` with no such column;
+    `label_separator` left empty on a tag column); also what was found, as parameters, and why."""
+    chosen, why = {}, ""
+    if label_column == "label" and "label" not in df.columns and all(c in df.columns for c in text_columns):
+        label_column, why = _label_column(df, text_columns, path)
+        chosen["label_column"] = label_column
+    if not label_separator and label_column in df.columns:
+        if sep := _tag_separator(str(label_column), df[label_column].tolist(), task):
+            label_separator = chosen["label_separator"] = sep
+    return label_column, label_separator, chosen, why
 
 # %% ../nbs/01_data.ipynb #b8739532
 def _looks_like_data(columns) -> bool:
@@ -170,51 +238,55 @@ def _column_names(spec: str) -> list[str]:
     "`'title,body'` as `['title', 'body']`: the columns joined into the text."
     return [c.strip() for c in str(spec).split(",") if c.strip()]
 
-def _read_table(text: str, fmt: str, path, text_column: str, label_column: str, header: bool = True,
-                label_separator: str = "") -> tuple[list[str], list]:
-    "Texts (the named columns joined by a line break) and labels from a CSV, TSV or JSONL file; lists of tags where a row has them."
-    df = _read_frame(text, fmt, path, header)
-    wanted = _column_names(text_column) + [str(label_column)]
-    missing = [c for c in wanted if c not in df.columns]
+def blank_rows_message(path, fmt: str, column: str, blank: list[int], header: bool = True) -> str:
+    "How many rows have no text in `column`, and on which lines of the file."
+    where = "rows" if fmt == "parquet" else "lines"
+    return (f"{path}: {len(blank)} row(s) have no text in column {column!r} ({where} "
+            f"{_rows([n - 1 for n in file_lines(path, fmt, blank, header)])}): every row needs a non-blank string there; "
+            "remove those rows or fill them in")
+
+def _strings(values) -> list[str]:
+    "Cells as strings: a missing one as ''."
+    return ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values]
+
+def _tags(value, separator: str):
+    "A cell's labels: a list of tags as they are, a cell of tags joined by `separator`, else the cell as one label."
+    if isinstance(value, (list, tuple)): return [str(t) for t in value]
+    cell = _strings([value])[0]
+    return [t.strip() for t in cell.split(separator) if t.strip()] if separator else cell
+
+def _read_table(path, fmt: str, text_column: str, label_column: str, header: bool = True, label_separator: str = "",
+                task: str = "auto") -> dict:
+    "Texts (the named columns joined by a line break), labels, and what was chosen in reading them, from a table file."
+    df = read_frame(path, fmt, header)
+    text_columns = _column_names(text_column)
+    label_column, label_separator, chosen, why = _choose_labels(df, path, text_columns, str(label_column), label_separator, task)
+    missing = [c for c in text_columns + [label_column] if c not in df.columns]
     if missing: raise DataError(_missing_columns_message(path, missing[0], df, header))
-    to_str = lambda s: ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in s]
-    parts = [to_str(df[c]) for c in _column_names(text_column)]
+    parts = [_strings(df[c]) for c in text_columns]
     texts = ["\n".join(p for p in row if p.strip()) for row in zip(*parts)]
-    raw = df[str(label_column)].tolist()
-    def tags(v, s):
-        "A JSONL list of tags, a cell of tags joined by `label_separator`, else one label."
-        if isinstance(v, list): return [str(t) for t in v]
-        return [t.strip() for t in s.split(label_separator) if t.strip()] if label_separator else s
-    return texts, [tags(v, s) for v, s in zip(raw, to_str(v if not isinstance(v, list) else "" for v in raw))]
+    if blank := [i for i, t in enumerate(texts) if not t.strip()]:
+        raise DataError(blank_rows_message(path, fmt, text_column, blank, header))
+    labels = [_tags(v, label_separator) for v in df[label_column].tolist()]
+    how = f"labels from column {label_column!r}" + (f" ({why})" if why else "") + \
+          (f", tags joined by {label_separator!r}" if "label_separator" in chosen else "")
+    return dict(texts=texts, labels=labels, chosen=chosen, note=how if chosen else "")
 
 # %% ../nbs/01_data.ipynb #419d8983
 def load_file(path, text_column: str = "text", label_column: str = "label", fmt: str | None = None,
               header: bool = True, label_separator: str = "", task: str = "auto", min_classes: int = 2) -> Dataset:
-    "A `Dataset` from a CSV, TSV, JSONL or fastText file; `fmt` defaults to the file's suffix."
+    """A `Dataset` from a CSV, TSV, JSONL, Parquet or fastText file; `fmt` defaults to the file's suffix. Without a `label`
+    column, the labels are taken from the one usual label column or the only other column (`Dataset.chosen` says which)."""
     path = Path(path)
     fmt = fmt or FILE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise DataError(f"{path}: unknown file type {path.suffix!r}; accepted: " + ", ".join(FILE_FORMATS)
                         + ", or a folder with one subfolder of text files per class")
-    text = _read_text(path)
-    if fmt == "fasttext": texts, labels = _read_fasttext(text, path)
-    else: texts, labels = _read_table(text, fmt, path, text_column, label_column, header, label_separator)
-    return Dataset(str(path), texts, labels_for_task(labels, task, str(path)), source=str(path), min_classes=min_classes)
-
-# %% ../nbs/01_data.ipynb #3bd5fa13
-def read_texts(path, text_column: str = "text") -> pd.DataFrame:
-    "All columns of a CSV, TSV or JSONL file, after checking `text_column` holds a non-blank text in every row."
-    path = Path(path)
-    fmt = FILE_FORMATS.get(path.suffix.lower())
-    if fmt not in ("csv", "tsv", "jsonl"):
-        raise DataError(f"{path}: unknown file type {path.suffix!r}; accepted: .csv, .tsv, .jsonl")
-    df = _read_frame(_read_text(path), fmt, path)
-    if text_column not in df.columns:
-        raise DataError(f"{path} has no column {text_column!r}; its columns are: {', '.join(map(str, df.columns))}. "
-                        "Choose it with --text-column")
-    blank = [i for i, t in enumerate(df[text_column]) if not isinstance(t, str) or not t.strip()]
-    if blank: raise DataError(f"{path}: {len(blank)} row(s) have no text in {text_column!r} (rows {_rows(blank)})")
-    return df
+    if fmt == "fasttext": read = dict(zip(("texts", "labels"), _read_fasttext(_read_text(path), path)))
+    else: read = _read_table(path, fmt, text_column, label_column, header, label_separator, task)
+    labels = labels_for_task(read.pop("labels"), task, str(path))
+    if read.get("note"): read["note"] = f"{path.name}: {read['note']}; task {'multi (tags)' if is_multilabel(labels) else 'single'}"
+    return Dataset(str(path), read.pop("texts"), labels, source=str(path), min_classes=min_classes, **read)
 
 # %% ../nbs/01_data.ipynb #00a31de2
 def _decode(raw: bytes) -> str:
@@ -464,7 +536,7 @@ class Split:
     left_out_rows: int = 0     # rows of extra datasets left out because their text is in the test part
 
     @property
-    def multilabel(self) -> bool: return isinstance(self.y_train[0], tuple)
+    def multilabel(self) -> bool: return is_multilabel(self.y_train)
 
 def split_dataset(ds: Dataset, test_size: float = 0.2, seed: int = 42, extra: list[Dataset] = ()) -> Split:
     "The published train/test split, else one of `test_size` fixed by `seed` (stratified by class, or random for tags); `extra` rows train."

@@ -45,17 +45,21 @@ def _absolute_dataset(params: dict) -> dict:
         raise ConfigError(f"dataset={ds!r} is neither a registry dataset ({', '.join(REGISTRY)}) nor an existing file or folder")
     return {**params, "dataset": str(Path(ds).resolve())}
 
-def check_data(values: dict):
-    "Load a file or folder dataset once, so that data the run could not use is refused before a kernel starts."
-    if values.get("dataset") in REGISTRY or "dataset" not in values: return
-    dataset_from(values)            # its DataError names the file or folder, what was wrong, and what is accepted
+def check_data(values: dict) -> tuple[dict, str]:
+    """Load a file or folder dataset once, so that data the run could not use is refused before a kernel starts; the
+    parameters it chose in reading the file (its label column, say), and what it chose, as the run will record and say them."""
+    if values.get("dataset") in REGISTRY or "dataset" not in values: return {}, ""
+    ds = dataset_from(values)       # its DataError names the file or folder, what was wrong, and what is accepted
+    return ds.chosen, ds.note
 
-def validate(nb: Path, params: dict) -> dict:
-    "The typed parameters of a run of `nb` (defaults filled in), or one `UserError` saying what is wrong."
+def validate(nb: Path, params: dict, say=None) -> dict:
+    """The typed parameters of a run of `nb` (defaults filled in, and what reading its data chose), or one `UserError` saying
+    what is wrong; `say` is given what was chosen, if anything was."""
     values = typed_values(declarations(nb), _absolute_dataset(params))
     check_combinations(values)
-    check_data(values)
-    return values
+    chosen, note = check_data(values)
+    if note and say: say(note)
+    return {**values, **chosen}
 
 # %% ../nbs/06_runner.ipynb #6baea517
 @dataclass
@@ -240,10 +244,11 @@ def kernel_env(outbox: Path) -> dict:
             "AGILEML_DATA_HOME": str(data_home().absolute())}
 
 def run_notebook(notebook: str = "train", params: dict | None = None, progress: bool = False, tags: dict | None = None,
-                 kernel: WarmKernel | None = None) -> RunResult:
-    "Validate `params`, execute the experiment notebook with them (on a new kernel, or a warm one), and record it as one MLflow run."
+                 kernel: WarmKernel | None = None, say=None) -> RunResult:
+    """Validate `params`, execute the experiment notebook with them (on a new kernel, or a warm one), and record it as one
+    MLflow run; `say` hears, before the run starts, what was chosen in reading its data."""
     nb = experiment_notebook(notebook)
-    values = validate(nb, params or {})
+    values = validate(nb, params or {}, say)
     with tempfile.TemporaryDirectory() as tmp:
         env = kernel_env(Path(tmp) / "outbox")
         if kernel: kernel.reset(nb.parent, env)      # KeyboardInterrupt when its pool is stopping: no run is started

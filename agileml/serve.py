@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['INLINE_TEXTS', 'WHITESPACE', 'NOT_BLANK', 'BODIES', 'TEXTS_BODY', 'MULTIPROCESS_ENV', 'LATENCY_BUCKETS', 'ERRORS',
-           'CURATION_ERRORS', 'Name', 'ServeSettings', 'ServedModel', 'load_served', 'score', 'Coalescer',
-           'ModelHolder', 'BodyLimits', 'Metrics', 'RequestMetrics', 'create_app', 'VerdictRequest', 'run_server',
-           'write_table', 'predict_file']
+           'CURATION_ERRORS', 'Name', 'ServeSettings', 'ServedModel', 'load_served', 'score_matrix', 'score',
+           'Coalescer', 'ModelHolder', 'BodyLimits', 'Metrics', 'RequestMetrics', 'create_app', 'VerdictRequest',
+           'run_server']
 
 # %% ../nbs/09_serve.ipynb #411512f2
 import asyncio, gc, os, secrets, time
@@ -83,6 +83,7 @@ def _from_run(run_id: str, version: str | None = None) -> ServedModel:
     run = get_run(run_id)
     t = run.data.tags
     info = dict(dataset=t.get("agileml.dataset"), data_fingerprint=t.get("agileml.data_fingerprint"),
+                label_separator=run.data.params.get("label_separator", ""),
                 metrics=run_scores(run), git_commit=t.get("agileml.git_commit"),
                 trained_at=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime((run.info.end_time or 0) / 1000)))
     return ServedModel(load_model(run.info.run_id), run.info.run_id, version, info)
@@ -101,17 +102,23 @@ def load_served(spec: str = "champion") -> ServedModel:
     return _from_run(spec)
 
 # %% ../nbs/09_serve.ipynb #039d31ac
-def score(model: ServedModel, texts: list[str]) -> list[dict]:
-    "Label and per-class scores for each text (a tag model: its suggested tags with probabilities, best first), in one call."
+def score_matrix(model: ServedModel, texts: list[str]) -> np.ndarray:
+    "Every class's score for each text, one row a text (a tag model: each tag's probability), in one call."
     p = model.pipeline
-    if model.tags: return _tag_scores(model, p.predict_proba(texts))
+    if model.tags: return np.asarray(p.predict_proba(texts), dtype=np.float64)
     if model.scorer: s = model.scorer.scores(texts)
     else: s = p.predict_proba(texts) if model.score_type == "probability" else p.decision_function(texts)
     s = np.asarray(s, dtype=np.float64)
-    if s.ndim == 1: s = np.column_stack([-s, s])
+    return np.column_stack([-s, s]) if s.ndim == 1 else s
+
+def score(model: ServedModel, texts: list[str]) -> list[dict]:
+    "Label and per-class scores for each text (a tag model: its suggested tags with probabilities, best first), in one call."
+    s = score_matrix(model, texts)
+    if model.tags: return _tag_scores(model, s)
     classes = model.classes
     return [dict(label=classes[int(np.argmax(row))], scores={c: round(float(v), 6) for c, v in zip(classes, row)})
             for row in s]
+
 
 def _tag_scores(model: ServedModel, probs: np.ndarray) -> list[dict]:
     "Per text: the tags the model suggests, most probable first, and every tag's probability."
@@ -471,31 +478,3 @@ def run_server(settings: ServeSettings, host: str = "127.0.0.1", port: int = 800
         try: uvicorn.run("agileml.serve:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
         finally:
             if os.environ.get(MULTIPROCESS_ENV) == folder: del os.environ[MULTIPROCESS_ENV]
-
-# %% ../nbs/09_serve.ipynb #d3d36d8a
-def write_table(df, path):
-    "Write `df` as CSV, TSV or JSONL by the suffix of `path`; '-' writes CSV to stdout."
-    import sys
-    if str(path) == "-": return df.to_csv(sys.stdout, index=False)
-    suffix = Path(path).suffix.lower()
-    if suffix in (".jsonl", ".ndjson"): return df.to_json(path, orient="records", lines=True, force_ascii=False)
-    if suffix not in (".csv", ".tsv"): raise UserError(f"{path}: write .csv, .tsv or .jsonl, or - for stdout")
-    df.to_csv(path, sep="\t" if suffix == ".tsv" else ",", index=False)
-
-def predict_file(model: ServedModel, source, output="-", text_column: str = "text", batch_size: int = 1000,
-                 progress: bool = False) -> int:
-    "Score every row of `source` into `output`; the number of rows."
-    from tqdm.auto import tqdm
-    from agileml.data import read_texts
-    if batch_size < 1: raise UserError(f"batch size {batch_size}: give a positive number")
-    if str(output) != "-" and Path(output).suffix.lower() not in (".csv", ".tsv", ".jsonl", ".ndjson"):
-        raise UserError(f"{output}: write .csv, .tsv or .jsonl, or - for stdout")
-    df = read_texts(source, text_column)
-    texts, rows = df[text_column].tolist(), []
-    for i in tqdm(range(0, len(texts), batch_size), disable=not progress, unit="batch", desc="scoring"):
-        rows += score(model, texts[i:i + batch_size])
-    first = dict(tags=["|".join(t["tag"] for t in r["tags"]) for r in rows]) if model.tags else dict(label=[r["label"] for r in rows])
-    df = df.assign(**first,
-                   **{f"score_{c}": [r["scores"][c] for r in rows] for c in model.classes})
-    write_table(df, output)
-    return len(df)
