@@ -134,7 +134,7 @@ def test_predict_command_scores_a_file(service, tmp_path, monkeypatch):
     cli("predict", str(src), "-o", str(out), "--model", service["runs"]["logreg"], "--batch-size", "2", check=0)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["1", "2", "3"]        # input columns pass through unchanged
-    for r in rows: assert r["label"] in ("neg", "pos") and abs(r["score_neg"] + r["score_pos"] - 1) < 1e-5
+    for r in rows: assert r["label"] in ("neg", "pos") and abs(sum(r["scores"].values()) - 1) < 1e-5 and set(r["scores"]) == {"neg", "pos"}
     assert "has no column 'body'" in cli("predict", str(src), "--text-column", "body", check=2).stderr
 
 

@@ -31,7 +31,7 @@ def tagged(tmp_path_factory, reuters_sample):
     with module_store(tmp_path_factory, "tags-store") as uri:
         made = [train_warm(f"dataset={csv}", "label_column=topics", "label_separator=|", "ngram_max=1"),
                 train_warm(f"dataset={jsonl}", "label_column=topics", "ngram_max=1")]
-        yield dict(uri=uri, csv=made[0], jsonl=made[1])
+        yield dict(uri=uri, csv=made[0], jsonl=made[1], csv_path=csv)
 
 
 def test_a_multi_label_csv_and_jsonl_train_with_tag_metrics_and_the_same_fingerprint(tagged, tmp_path):
@@ -77,7 +77,7 @@ def test_a_model_no_better_than_a_keyword_rule_is_not_promoted_even_with_force(s
     assert "no champion yet" in cli("champion", check=2).stderr
 
 
-def test_the_service_suggests_tags_with_probabilities_and_explains_each(tagged):
+def test_the_service_suggests_tags_with_probabilities_and_explains_each(tagged, tmp_path):
     proc, url = start_server("--model", tagged["csv"]["run_id"], "--token", "t0ken",
                              env={**os.environ, "MLFLOW_TRACKING_URI": tagged["uri"]})
     try:
@@ -104,3 +104,14 @@ def test_the_service_suggests_tags_with_probabilities_and_explains_each(tagged):
         assert back["explanation"] == {"tags": explained[0]["tags"]} and back["curation"] is None
     finally:
         stop(proc)
+    # what the curator kept and added is exported as tags and trains with no flags as extra data
+    log = f"sqlite:///{Path(tagged['uri'][len('sqlite:///'):]).parent / 'decisions.db'}"
+    exported = json.loads(cli("feedback", "export", "-o", str(tmp_path / "curated.jsonl"), "--json", "--decision-log", log).stdout)
+    assert exported["task"] == "multi" and exported["rows"] == 1
+    row = json.loads((tmp_path / "curated.jsonl").read_text())
+    assert row["text"] == texts[0] and row["label"] == ["crude", "energy"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", tagged["uri"])
+        retrained = train_warm(f"dataset={tagged['csv_path']}", "label_column=topics", "label_separator=|", "ngram_max=1",
+                               f"extra_data={exported['path']}")
+    assert MlflowClient(tagged["uri"]).get_run(retrained["run_id"]).data.tags["agileml.extra_rows"] == "1"
