@@ -298,13 +298,18 @@ def serve(model: str = typer.Option("champion", help="'champion', a run id, or a
           decision_log: str = typer.Option("", help="SQLAlchemy URL of the decision log (default: $AGILEML_DECISIONS_URL, "
                                            "else decisions.db beside the tracking store); 'off' logs nothing"),
           log_text: str = typer.Option("true", metavar="true|false", help="log each text; false logs only its sha256"),
-          token: str = typer.Option("", envvar="AGILEML_SERVE_TOKEN", show_default=False,
-                                    help="bearer token for /v1/feedback and /v1/decisions (or $AGILEML_SERVE_TOKEN); none: they are closed")):
-    "Serve a model over HTTP: /v1/predict, /v1/explain, /v1/feedback, /v1/decisions/{id}, /v1/model, /health, /ready, /metrics, /docs."
+          token_file: str = typer.Option("", help="file holding the curation token, readable by its owner only (chmod 600); "
+                                         "or set $AGILEML_SERVE_TOKEN. No token: curation is closed", show_default=False),
+          token: str = typer.Option("", help="the curation token itself (shows in ps: prefer --token-file)", show_default=False)):
+    """Serve a model over HTTP: /v1/predict, /v1/explain, the curator page /curate, /v1/feedback, /v1/decisions, /v1/labels,
+    /v1/model, /health, /ready, /metrics, /docs."""
     from agileml.config import coerce
     from agileml.decisions import open_log
     from agileml.serve import ServeSettings, load_served, run_server
+    from agileml.workbench import service_token
     if workers < 1 or not 0 < port < 65536: raise UserError("--workers must be >= 1 and --port between 1 and 65535")
+    token, warning = service_token(token, token_file)
+    if warning: typer.echo(warning, err=True)
     settings = ServeSettings(model=model, max_texts=max_texts, max_chars=max_chars, reload_seconds=reload_seconds,
                              decision_log=decision_log, log_text=coerce("--log-text", log_text, "bool"), token=token)
     load_served(model)                       # a model that cannot be served fails here, with its reason
@@ -402,7 +407,9 @@ def _stats_text(m: dict) -> str:
     rows = [dict(label=name, **c) for name, c in m["labels"].items()]
     rows.append(dict(label="(all)", suggested=m["suggestions"], curated=m["curated"], **{k: m[k] for k in
                      ("accepted", "rejected", "added", "precision", "recall")}))
-    return head + "\n" + _table(rows, ["label", "suggested", "curated", "accepted", "rejected", "added", "precision", "recall"])
+    new = ", ".join(f"{name} ({n})" for name, n in m["new_labels"].items())
+    return (head + "\n" + _table(rows, ["label", "suggested", "curated", "accepted", "rejected", "added", "precision", "recall"])
+            + (f"\nnew labels, not known to this model (curated decisions): {new}" if new else ""))
 
 @feedback_app.command("export")
 @_friendly
@@ -414,6 +421,8 @@ def feedback_export(output: str = typer.Option(..., "-o", "--output", help="the 
     d = export_feedback(_log(decision_log), output, since, model)
     _emit(d, as_json, f"wrote {d['rows']} curated examples ({d['task']}-label) to {d['path']}, fingerprint {d['fingerprint']}"
           + (f"; {d['without_text']} curated decisions had no logged text" if d["without_text"] else "")
+          + (f"\nnew labels the model did not know: {', '.join(f'{k} ({n} rows)' for k, n in d['new_labels'].items())}"
+             if d["new_labels"] else "")
           + f"\ntrain with them: agileml train -p extra_data={d['path']}")
 
 # %% ../nbs/07_cli.ipynb #37da3f0c

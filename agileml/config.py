@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 # %% auto #0
-__all__ = ['PROJECT_ENV', 'TYPES', 'RUNNER_PARAMS', 'UserError', 'ConfigError', 'locate_project', 'project_dir',
-           'experiments_dir', 'experiment_names', 'experiment_notebook', 'Param', 'declare', 'coerce',
-           'parameters_source', 'declarations', 'typed_values', 'check_combinations', 'Config', 'experiment_config',
-           'parameters', 'parse_param_strings']
+__all__ = ['WHITESPACE', 'NOT_BLANK', 'PROJECT_ENV', 'TYPES', 'RUNNER_PARAMS', 'UserError', 'ConfigError', 'locate_project',
+           'project_dir', 'experiments_dir', 'experiment_names', 'experiment_notebook', 'Param', 'declare', 'coerce',
+           'parameters_source', 'declarations', 'closest', 'typed_values', 'check_combinations', 'Config',
+           'experiment_config', 'parameters', 'parse_param_strings']
 
 # %% ../nbs/00_config.ipynb #5e14b46c
 class UserError(ValueError):
@@ -21,6 +21,10 @@ class UserError(ValueError):
 
 class ConfigError(UserError):
     "Bad run parameters; the message names what was wrong and what is accepted."
+
+# %% ../nbs/00_config.ipynb #412ce1bc
+WHITESPACE = r"\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+NOT_BLANK = f"[^{WHITESPACE}]"      # a pattern a string must match somewhere to be more than whitespace
 
 # %% ../nbs/00_config.ipynb #77d3c675
 PROJECT_ENV = "AGILEML_PROJECT"
@@ -180,16 +184,18 @@ def declarations(nb) -> dict[str, Param]:
     return out
 
 # %% ../nbs/00_config.ipynb #a46b25e5
-def _closest(name: str, valid: list[str]) -> str | None:
-    "The valid name most like `name`, if any is close."
-    hits = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
-    return hits[0] if hits else None
+def closest(name: str, valid: list[str], cutoff: float = 0.5) -> str | None:
+    "The valid name most like `name` (one that differs only in case first), if it is at least `cutoff` alike (0: the best)."
+    if same := [v for v in valid if v.casefold() == name.casefold()]: return same[0]
+    folded = {v.casefold(): v for v in valid}
+    hits = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=cutoff)
+    return folded[hits[0]] if hits else None
 
 def _unknown_message(unknown: list[str], valid: list[str]) -> str:
     "Say which keys are unknown, what was probably meant, and what is valid."
     lines = []
     for k in unknown:
-        guess = _closest(k, valid)
+        guess = closest(k, valid)
         lines.append(f"unknown parameter {k!r}" + (f" (did you mean {guess!r}?)" if guess else ""))
     return "; ".join(lines) + f". Valid parameters: {', '.join(valid)}"
 

@@ -8,13 +8,13 @@ import collections, hashlib, itertools, json, logging, os, re, threading, time
 from datetime import datetime, timezone
 from pathlib import Path
 import sqlalchemy as sa
-from .config import UserError, project_dir
+from .config import UserError, closest, project_dir
 
 # %% auto #0
 __all__ = ['DECISIONS_ENV', 'METADATA', 'DECISIONS', 'VERDICTS', 'log', 'default_url', 'shown_url', 'open_log', 'decision_id',
            'suggested_labels', 'decision_rows', 'insert_decisions', 'DecisionLog', 'UnknownDecision', 'VerdictError',
-           'check_verdict', 'add_verdict', 'get_decision', 'explanation', 'parse_since', 'served_decisions',
-           'list_decisions', 'decision_stats', 'export_feedback']
+           'model_labels', 'new_labels', 'check_verdict', 'add_verdict', 'get_decision', 'explanation', 'parse_since',
+           'served_decisions', 'list_decisions', 'decision_stats', 'export_feedback']
 
 # %% ../nbs/12_decisions.ipynb #d1ca0ad8
 DECISIONS_ENV = "AGILEML_DECISIONS_URL"
@@ -237,15 +237,49 @@ def _tag_list(value, name: str) -> list[str]:
         raise VerdictError(f'"{name}" must be a list of tags (non-blank strings)')
     return list(dict.fromkeys(t.strip() for t in value))
 
-def check_verdict(decision: dict, label: str | None = None, accepted=None, rejected=None, added=None) -> dict:
-    "The verdict in its stored shape (label, accepted, rejected, added), or a `VerdictError` naming what does not fit."
-    suggested, did = decision["suggested"], decision["id"]
+def model_labels(decision: dict) -> list[str]:
+    "The labels (or tags) of the model that made `decision`: the classes it scored."
+    return list(decision.get("scores") or {})
+
+def new_labels(decision: dict, verdict: dict) -> list[str]:
+    "The labels of a stored `verdict` that the deciding model does not know."
+    known = model_labels(decision)
+    return [t for t in verdict["added"] if known and t not in known]
+
+def _model_name(decision: dict) -> str:
+    if decision.get("model_version"): return f"model version {decision['model_version']}"
+    return f"the model of run {decision['run_id']}" if decision.get("run_id") else "the model that made this decision"
+
+def _listed(names: list[str], most: int = 12) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+def _check_known(decision: dict, given: list[str], new: list[str]):
+    "Refuse a label the deciding model does not know unless it is declared `new`; refuse a `new` label it knows."
+    known, kind = model_labels(decision), "tag" if decision["task"] == "tags" else "label"
+    if not known: return
+    if old := [t for t in new if t in known]:
+        raise VerdictError(f"{old[0]!r} is a {kind} {_model_name(decision)} knows already: send it without \"new\"")
+    if stray := [t for t in new if t not in given]:
+        raise VerdictError(f"{stray[0]!r} is in \"new\" but not in the verdict: a new {kind} is sent as "
+                           + ("the label" if kind == "label" else "an added tag") + " and listed in \"new\"")
+    for word in given:
+        if word in known or word in new: continue
+        near = closest(word, known, 0.6)
+        hint = f"did you mean {near!r}?" if near else f"the closest is {closest(word, known, 0)!r} (its {kind}s: {_listed(known)})."
+        raise VerdictError(f"{word!r} is not a {kind} of {_model_name(decision)}; {hint} A {kind} the model does not know "
+                           f"yet is sent with \"new\": [{word!r}]")
+
+def check_verdict(decision: dict, label: str | None = None, accepted=None, rejected=None, added=None, new=None) -> dict:
+    """The verdict in its stored shape (label, accepted, rejected, added), or a `VerdictError` naming what does not fit.
+    `new` lists the labels or tags the curator means as new to the model; any other must be one the model knows."""
+    suggested, did, new = decision["suggested"], decision["id"], _tag_list(new, "new")
     if decision["task"] == "label":
         if accepted is not None or rejected is not None or added is not None:
             raise VerdictError(f'decision {did} is single-label: send "label" (the right label), not accepted/rejected/added')
         if not isinstance(label, str) or not label.strip():
             raise VerdictError(f'decision {did} is single-label: send "label", the right label (it suggested {suggested[0]!r})')
         right = label.strip()
+        _check_known(decision, [right], new)
         ok = right == suggested[0]
         return dict(label=right, accepted=suggested if ok else [], rejected=[] if ok else suggested, added=[] if ok else [right])
     if label is not None: raise VerdictError(f'decision {did} suggests tags: send "accepted", "rejected" and "added", not "label"')
@@ -259,6 +293,7 @@ def check_verdict(decision: dict, label: str | None = None, accepted=None, rejec
         raise VerdictError(f"say what happened to every suggested tag: {', '.join(map(repr, open_))} is neither accepted nor rejected")
     if again := [t for t in add if t in suggested]:
         raise VerdictError(f"{', '.join(map(repr, again))} was suggested: accept it rather than add it")
+    _check_known(decision, add, new)
     return dict(label=None, accepted=acc, rejected=rej, added=add)
 
 # %% ../nbs/12_decisions.ipynb #af46ccca
@@ -268,11 +303,11 @@ def _decision_row(con, decision_id: str) -> dict:
     return dict(row)
 
 def add_verdict(engine: sa.Engine, decision_id: str, curator: str, label: str | None = None,
-                accepted=None, rejected=None, added=None) -> dict:
+                accepted=None, rejected=None, added=None, new=None) -> dict:
     "Record a curator's verdict on a decision, after checking it fits; it replaces an earlier one, which stays in the history."
     if not isinstance(curator, str) or not curator.strip(): raise VerdictError('"curator" must name who curated the decision')
     with engine.begin() as con:
-        verdict = check_verdict(_decision_row(con, decision_id), label, accepted, rejected, added)
+        verdict = check_verdict(_decision_row(con, decision_id), label, accepted, rejected, added, new)
         row = dict(decision_id=decision_id, at=time.time(), curator=curator.strip()[:200], **verdict)
         con.execute(VERDICTS.insert(), row)
     return _shown_verdict(row)
@@ -357,14 +392,14 @@ def _tally(counts: dict, name: str, key: str, n: int = 1):
 def decision_stats(engine: sa.Engine, model: str | None = None, since: str | None = None) -> list[dict]:
     "Per model version (newest first): decisions, curation counts, acceptance rate, online precision and recall, and per tag."
     latest = _latest_verdicts()
-    q = _chosen(sa.select(DECISIONS.c.model_version, DECISIONS.c.run_id, DECISIONS.c.suggested, DECISIONS.c.at,
+    q = _chosen(sa.select(DECISIONS.c.model_version, DECISIONS.c.run_id, DECISIONS.c.suggested, DECISIONS.c.at, DECISIONS.c.scores,
                           latest.c.accepted, latest.c.rejected, latest.c.added, latest.c.curator)
                 .outerjoin(latest, latest.c.decision_id == DECISIONS.c.id), since, model)
     models: dict = {}
     with engine.connect() as con:
         for r in con.execute(q).mappings():
             m = models.setdefault((r["model_version"], r["run_id"]), dict(decisions=0, curated=0, accepted_as_is=0, first=r["at"],
-                                                                           last=r["at"], labels={}))
+                                                                           last=r["at"], labels={}, new={}))
             m["decisions"] += 1; m["first"] = min(m["first"], r["at"]); m["last"] = max(m["last"], r["at"])
             for tag in r["suggested"]: _tally(m["labels"], tag, "suggested")
             if r["curator"] is None: continue
@@ -373,25 +408,29 @@ def decision_stats(engine: sa.Engine, model: str | None = None, since: str | Non
             for tag in r["suggested"]: _tally(m["labels"], tag, "curated")
             for key in ("accepted", "rejected", "added"):
                 for tag in r[key]: _tally(m["labels"], tag, key)
+            for tag in new_labels(r, r): m["new"][tag] = m["new"].get(tag, 0) + 1
     return [_model_stats(version, run_id, m) for (version, run_id), m in sorted(models.items(), key=lambda kv: -kv[1]["last"])]
 
 def _model_stats(version, run_id, m: dict) -> dict:
-    "One model's counts with their rates, its labels sorted by name."
-    total = {k: sum(c[k] for c in m["labels"].values()) for k in ("suggested", "accepted", "rejected", "added")}
+    "One model's counts with their rates, its labels sorted by name; labels new to the model apart."
+    labels = {name: c for name, c in sorted(m["labels"].items()) if name not in m["new"]}
+    total = {k: sum(c[k] for c in labels.values()) for k in ("suggested", "accepted", "rejected", "added")}
     rates = lambda c: dict(precision=_ratio(c["accepted"], c["accepted"] + c["rejected"]),
                            recall=_ratio(c["accepted"], c["accepted"] + c["added"]))
     return dict(model_version=version, run_id=run_id, first=_iso(m["first"]), last=_iso(m["last"]),
                 decisions=m["decisions"], curated=m["curated"], accepted_as_is=m["accepted_as_is"],
                 acceptance_rate=_ratio(m["accepted_as_is"], m["curated"]), suggestions=total["suggested"],
                 accepted=total["accepted"], rejected=total["rejected"], added=total["added"], **rates(total),
-                labels={name: {**c, **rates(c)} for name, c in sorted(m["labels"].items())})
+                labels={name: {**c, **rates(c)} for name, c in labels.items()},
+                new_labels=dict(sorted(m["new"].items())))
 
 # %% ../nbs/12_decisions.ipynb #11eb612c
 def export_feedback(engine: sa.Engine, path, since: str | None = None, model: str | None = None) -> dict:
     "Write the curated examples as a JSONL dataset file; how many rows, how many curated decisions had no text, the fingerprint."
     from agileml.data import load_file
     latest = _latest_verdicts()
-    q = _chosen(sa.select(DECISIONS.c.id, DECISIONS.c.task, DECISIONS.c.text, latest.c.label, latest.c.accepted, latest.c.added)
+    q = _chosen(sa.select(DECISIONS.c.id, DECISIONS.c.task, DECISIONS.c.text, DECISIONS.c.scores, latest.c.label, latest.c.accepted,
+                          latest.c.added)
                 .join(latest, latest.c.decision_id == DECISIONS.c.id), since, model)
     with engine.connect() as con: rows = con.execute(q).mappings().all()
     tasks = {r["task"] for r in rows}
@@ -404,7 +443,11 @@ def export_feedback(engine: sa.Engine, path, since: str | None = None, model: st
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
-        for r in kept: f.write(json.dumps(dict(text=r["text"], label=label(r), decision_id=r["id"]), ensure_ascii=False) + "\n")
-    ds = load_file(path, task="single" if tasks == {"label"} else "multi", min_classes=1)
+        for r in kept:
+            new = new_labels(r, r)
+            f.write(json.dumps(dict(text=r["text"], label=label(r), decision_id=r["id"], **({"new": new} if new else {})),
+                               ensure_ascii=False) + "\n")
+    ds = load_file(path, label_column="label", task="single" if tasks == {"label"} else "multi", min_classes=1)
+    new = collections.Counter(t for r in kept for t in new_labels(r, r))
     return dict(path=str(path), rows=len(kept), without_text=len(rows) - len(kept), task=ds.summary()["task"],
-                fingerprint=ds.fingerprint)
+                fingerprint=ds.fingerprint, new_labels=dict(sorted(new.items())))

@@ -322,6 +322,8 @@ class TrainingRun:
             tags.update({"agileml.extra_data": ",".join(e.source for e in extra),
                          "agileml.extra_data_fingerprints": ",".join(e.fingerprint for e in extra),
                          "agileml.extra_rows": str(split.extra_rows), "agileml.extra_rows_left_out": str(split.left_out_rows)})
+            if new := sorted(set(c for e in extra for c in e.classes) - set(ds.classes)):     # labels curators declared new
+                tags["agileml.extra_new_labels"] = ",".join(new)
         with self._recording() as box:
             box.add_tags(tags)
             box.add_text(json.dumps(ds.summary(), indent=2), "data/summary.json")

@@ -97,6 +97,9 @@ def test_the_service_suggests_tags_with_probabilities_and_explains_each(tagged, 
         curator, suggested = {"Authorization": "Bearer t0ken"}, [t["tag"] for t in got[0]["tags"]]
         verdict = dict(decision_id=got[0]["decision_id"], curator="ana", accepted=["crude"],
                        rejected=[t for t in suggested if t != "crude"], added=["energy"])
+        unknown = post(url, "/v1/feedback", json=verdict, headers=curator)      # 'energy' is no tag of this model
+        assert unknown.status_code == 422 and "'energy' is not a tag of the model of run" in unknown.json()["detail"]
+        verdict["new"] = ["energy"]                                             # the curator means it as a new tag
         assert post(url, "/v1/feedback", json=verdict, headers=curator).json()["curation"]["added"] == ["energy"]
         wrong = post(url, "/v1/feedback", json={**verdict, "accepted": ["crude", "wheat"]}, headers=curator)
         assert wrong.status_code == 422 and "'wheat' was not suggested" in wrong.json()["detail"]
@@ -107,11 +110,12 @@ def test_the_service_suggests_tags_with_probabilities_and_explains_each(tagged, 
     # what the curator kept and added is exported as tags and trains with no flags as extra data
     log = f"sqlite:///{Path(tagged['uri'][len('sqlite:///'):]).parent / 'decisions.db'}"
     exported = json.loads(cli("feedback", "export", "-o", str(tmp_path / "curated.jsonl"), "--json", "--decision-log", log).stdout)
-    assert exported["task"] == "multi" and exported["rows"] == 1
+    assert exported["task"] == "multi" and exported["rows"] == 1 and exported["new_labels"] == {"energy": 1}
     row = json.loads((tmp_path / "curated.jsonl").read_text())
-    assert row["text"] == texts[0] and row["label"] == ["crude", "energy"]
+    assert row["text"] == texts[0] and row["label"] == ["crude", "energy"] and row["new"] == ["energy"]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", tagged["uri"])
         retrained = train_warm(f"dataset={tagged['csv_path']}", "label_column=topics", "label_separator=|", "ngram_max=1",
                                f"extra_data={exported['path']}")
-    assert MlflowClient(tagged["uri"]).get_run(retrained["run_id"]).data.tags["agileml.extra_rows"] == "1"
+    tags = MlflowClient(tagged["uri"]).get_run(retrained["run_id"]).data.tags
+    assert tags["agileml.extra_rows"] == "1" and tags["agileml.extra_new_labels"] == "energy"      # the run sees it as new
