@@ -11,7 +11,7 @@ from .config import UserError
 from .decisions import DECISIONS, VERDICTS, UnknownDecision, VerdictError
 
 # %% auto #0
-__all__ = ['QUEUE_ORDERS', 'pending_query', 'queued', 'queue', 'undo_verdict', 'tally']
+__all__ = ['QUEUE_ORDERS', 'pending_query', 'score_type', 'queued', 'queue', 'undo_verdict', 'tally']
 
 # %% ../nbs/15_curation.ipynb #2ab7817d
 def _newest(con, pending: sa.Select, limit: int) -> list:
@@ -29,10 +29,18 @@ def pending_query(model: str | None = None) -> sa.Select:
 
 def _iso(seconds: float) -> str: return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
 
+def score_type(task: str, scores: dict | None) -> str:
+    """'probability' when a decision's scores are probabilities (a tag model's always are; a label model's when they lie in
+    [0, 1] and add up to 1), else 'decision_function' (a linear SVM's margins): the page shows them differently."""
+    values = list((scores or {}).values())
+    if task == "tags" or (values and all(0 <= v <= 1 for v in values) and abs(sum(values) - 1) < 1e-3): return "probability"
+    return "decision_function"
+
 def queued(row) -> dict:
     "One decision as the queue shows it: what a person needs to judge it."
     return dict(decision_id=row["id"], at=_iso(row["at"]), model=dict(version=row["model_version"], run_id=row["run_id"]),
-                task=row["task"], text=row["text"], suggested=row["suggested"], scores=row["scores"])
+                task=row["task"], text=row["text"], suggested=row["suggested"], scores=row["scores"],
+                score_type=score_type(row["task"], row["scores"]))
 
 def queue(engine: sa.Engine, limit: int = 20, order: str = "newest", model: str | None = None) -> dict:
     "How many decisions wait for a verdict, and the first `limit` of them in `order`."

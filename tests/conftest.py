@@ -188,3 +188,38 @@ def stop(proc):
 
 def post(url, path, **kw):
     return HTTP.post(f"{url}{path}", **kw)
+
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+ARTIFACTS = ROOT / "test-artifacts"      # git-ignored; CI keeps what is written here
+
+
+def wait_for(check, seconds, what):
+    "Poll `check` until it returns something true, or fail saying what never happened."
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if got := check(): return got
+        time.sleep(0.1)
+    pytest.fail(f"{what} did not happen within {seconds} s")
+
+
+def require_chromium():
+    "Debian's Chromium and its driver, which `make test` installs: missing, a failure under CI and a skip elsewhere."
+    if not (CHROMIUM and CHROMEDRIVER):
+        if os.environ.get("CI"): pytest.fail("chromium and chromedriver are missing: `make test` installs them (apt-get)")
+        pytest.skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
+
+
+@pytest.fixture
+def browser():
+    "A headless Chromium driven through chromedriver, quit when the test ends."
+    require_chromium()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,2400"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try: yield driver
+    finally: driver.quit()

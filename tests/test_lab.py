@@ -4,22 +4,10 @@ import json, os, platform, secrets, shutil, subprocess, sys, time, urllib.reques
 from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import ROOT, agileml, free_port, in_folder, runs
+from conftest import ARTIFACTS, ROOT, agileml, free_port, in_folder, require_chromium, runs, wait_for
 from agileml.data import sha256_file
 
 JUPYTER = str(Path(sys.executable).parent / "jupyter")
-
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-ARTIFACTS = ROOT / "test-artifacts"      # git-ignored; CI keeps what is written here
-
-
-def wait_for(check, seconds, what):
-    "Poll `check` until it returns something true, or fail saying what never happened."
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if got := check(): return got
-        time.sleep(0.5)
-    pytest.fail(f"{what} did not happen within {seconds} s")
 
 
 ERRORS_IN_NOTEBOOK = """
@@ -53,9 +41,7 @@ def answers(url):
 @pytest.fixture
 def lab(tmp_path, store):
     "JupyterLab on 127.0.0.1 over a copy of the train notebook (so the checkout's notebook is never saved over)."
-    if not (CHROMIUM and CHROMEDRIVER):
-        if os.environ.get("CI"): pytest.fail("chromium and chromedriver are missing: `make test` installs them (apt-get)")
-        pytest.skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
+    require_chromium()
     (tmp_path / "experiments").mkdir()
     shutil.copy(ROOT / "nbs/experiments/train.ipynb", tmp_path / "experiments/train.ipynb")
     port, token = free_port(), secrets.token_hex(16)
@@ -69,19 +55,6 @@ def lab(tmp_path, store):
         yield f"http://127.0.0.1:{port}/lab/tree/experiments/train.ipynb?token={token}"
     finally:
         server.terminate(); server.wait(timeout=60)
-
-
-@pytest.fixture
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,2400"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try: yield driver
-    finally: driver.quit()
 
 
 def test_run_all_in_jupyterlab_records_a_finished_run_and_shows_its_metrics(lab, browser, store, tmp_path):

@@ -107,7 +107,7 @@ function evidence(d, info) {
 function labelChoices(d) {
   const list = el("ol", {class: "choices"});
   labelsOf(d).forEach((label, i) => list.append(el("li", {class: label === d.suggested[0] ? "suggested" : ""},
-    el("kbd", {}, String(i + 1)), " ", el("span", {class: "name"}, label), " ", bar(d.scores[label]),
+    el("kbd", {}, String(i + 1)), " ", el("span", {class: "name"}, label), " ", bar(d, label),
     label === d.suggested[0] ? el("span", {class: "tag-state"}, "suggested") : null)));
   return el("div", {}, list, typed(d, "label", "Another label"));
 }
@@ -115,15 +115,18 @@ function labelChoices(d) {
 function tagChoices(d) {
   const c = state.choice, list = el("ol", {class: "choices"});
   d.suggested.forEach((tag, i) => list.append(el("li", {class: (c.rejected.has(tag) ? "rejected" : "kept") + (tag === c.focus ? " focus" : "")},
-    el("kbd", {}, String(i + 1)), " ", el("span", {class: "name"}, tag), " ", bar(d.scores[tag]),
+    el("kbd", {}, String(i + 1)), " ", el("span", {class: "name"}, tag), " ", bar(d, tag),
     el("span", {class: "tag-state"}, c.rejected.has(tag) ? "rejected" : "kept"))));
   if (!d.suggested.length) list.append(el("li", {class: "quiet"}, "no tag suggested"));
   const added = el("p", {class: "added"}, c.added.length ? `added: ${c.added.map((t) => c.newTags.includes(t) ? `${t} (new)` : t).join(", ")}` : "");
   return el("div", {}, list, added, typed(d, "tag", "Add a tag"));
 }
 
-function bar(p) {
-  return el("span", {class: "probability"}, el("span", {class: "bar", style: `width:${Math.round((p || 0) * 100)}%`}), ` ${percent(p || 0)}`);
+function bar(d, label) {     // a probability as a bar and a percentage; a linear SVM's margin as a signed score
+  const v = d.scores[label] || 0;
+  if (d.score_type !== "probability")
+    return el("span", {class: "probability", title: "a margin, not a probability: above 0 is for this label"}, `score ${v > 0 ? "+" : ""}${v.toFixed(2)}`);
+  return el("span", {class: "probability"}, el("span", {class: "bar", style: `width:${Math.round(v * 100)}%`}), ` ${percent(v)}`);
 }
 
 function typed(d, kind, title) {     // a label or tag typed in, completed from the deciding model's own labels
