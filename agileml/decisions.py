@@ -45,7 +45,8 @@ DECISIONS = sa.Table(
     sa.Column("text_sha256", sa.String(64), nullable=False),
     sa.Column("suggested", sa.JSON, nullable=False),                # the label, or the suggested tags, best first
     sa.Column("scores", sa.JSON),                                   # per class or tag
-    sa.Column("latency_ms", sa.Float))
+    sa.Column("latency_ms", sa.Float),
+    sa.Index("ix_decisions_model_version_at", "model_version", "at"))       # the curator's queue: newest version first
 VERDICTS = sa.Table(
     "verdicts", METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -78,6 +79,7 @@ def open_log(url: str | None = None, create: bool = True) -> sa.Engine:
             with engine.connect() as con: con.exec_driver_sql("PRAGMA journal_mode=WAL")   # readers never block the service
         else: engine = sa.create_engine(url, pool_pre_ping=True)
         METADATA.create_all(engine)
+        for index in DECISIONS.indexes: index.create(engine, checkfirst=True)     # indexes added since a log was created
         return engine
     except (sa.exc.SQLAlchemyError, ImportError) as e:
         why = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
