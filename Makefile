@@ -45,7 +45,7 @@ lab: $(INSTALLED)  ## JupyterLab on nbs/ (started in nbs/: nbdev's save hook rea
 ui: $(INSTALLED)  ## MLflow's UI on http://127.0.0.1:5000 over the project's store (or MLFLOW_TRACKING_URI)
 	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns.db}" --host 127.0.0.1 --port $${PORT:-5000} --workers 1
 
-serve: $(INSTALLED)  ## the prediction service on http://127.0.0.1:8000 over the champion (docs at /docs)
+serve: $(INSTALLED)  ## the prediction service on http://127.0.0.1:8000 over the champion (docs at /docs; the curator page at /curate with AGILEML_SERVE_TOKEN set)
 	$(BIN)/agileml serve
 
 compare: $(INSTALLED)  ## the sweep "bag-of-words or word2vec?" on SMS Spam; its report goes to docs/compare/

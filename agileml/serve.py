@@ -220,6 +220,7 @@ def _message(err: dict, s: ServeSettings, body: str = TEXTS_BODY) -> str:
                 "string_too_short": f"{where} is empty: {needs}",
                 "string_pattern_mismatch": f"{where} is only whitespace: {needs}" if pattern == NOT_BLANK else
                                            f"{where} is not {PATTERNS.get(pattern, f'in the accepted form {pattern}')}",
+                "literal_error": f"{where} must be one of {err.get('ctx', {}).get('expected', '')}",
                 "string_too_long": f"{where} is longer than {err.get('ctx', {}).get('max_length', s.max_chars)} characters"}
     return accepted.get(err["type"], f"{where}: {err['msg']}")
 

@@ -23,7 +23,7 @@ from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, StringConstraints
 from starlette.requests import cookie_parser
-from typing import Annotated
+from typing import Annotated, Literal
 from .config import NOT_BLANK, UserError
 from .curation import QUEUE_ORDERS, queue, tally, undo_verdict
 from .decisions import UnknownDecision, VerdictError, add_verdict, explanation, get_decision, list_decisions
@@ -162,10 +162,14 @@ def _verdict_routes(app, holder, decisions, in_log, auth):
                                body.rejected, body.added, body.new)
         return {"decision_id": body.decision_id, "curation": verdict}
 
-    @app.post("/v1/decisions/{decision_id}/undo", dependencies=auth, responses=CURATION_ERRORS)
+    @app.post("/v1/decisions/{decision_id}/undo", dependencies=auth,
+              responses={**CURATION_ERRORS, 409: {"description": "no verdict to undo, or the latest is another curator's"}})
     async def undo(decision_id: DecisionId, body: UndoRequest):
         "Withdraw the latest verdict on a decision (the curator who gave it only); the decision as the queue shows it."
-        return {"undone": await in_log(undo_verdict, decision_id, body.curator)}
+        try: return {"undone": await in_log(undo_verdict, decision_id, body.curator)}
+        except HTTPException as e:
+            if e.status_code == 422: raise HTTPException(409, e.detail)      # the decision's state, not the request, is at odds
+            raise
 
     @app.get("/v1/tally", dependencies=auth, responses=CURATION_ERRORS)
     async def curator_tally(curator: str = Query(min_length=1, max_length=200, pattern=NOT_BLANK, description="the curator")):
@@ -176,11 +180,12 @@ def _verdict_routes(app, holder, decisions, in_log, auth):
 def _reading_routes(app, s, holder, decisions, in_log, auth):
     "GET /v1/decisions (the queue), GET /v1/decisions/{id}, GET /v1/labels."
     pipelines = LRUCache(maxsize=4)     # by run id: models loaded to explain their own decisions, the least recently used dropped
+    Order = Literal[tuple(QUEUE_ORDERS)]      # the strategies known when the app is made
 
     @app.get("/v1/decisions", dependencies=auth, responses=CURATION_ERRORS)
     async def decisions_list(pending: bool = Query(False, description="only decisions waiting for a verdict, in the queue's order"),
                              limit: int = Query(20, ge=1, le=500, description="at most this many"),
-                             order: str = Query("newest", description=f"the queue's order: {', '.join(QUEUE_ORDERS)}")):
+                             order: Order = Query("newest", description="the queue's order")):
         "The queue (pending=true): how many decisions wait for a verdict and the first `limit`; else the newest decisions."
         if pending: return await in_log(queue, limit, order)
         return {"decisions": await in_log(list_decisions, None, None, limit)}

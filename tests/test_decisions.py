@@ -106,12 +106,13 @@ def test_feedback_needs_the_token_a_known_decision_and_a_fitting_verdict(served)
 
 
 def test_fuzzing_the_curation_endpoints_with_the_token_finds_no_server_error(served):
-    "Schemathesis sends valid and invalid verdicts and ids from the OpenAPI schema, with the curators' token."
+    "Schemathesis sends valid and invalid verdicts, ids, queue parameters and names from the OpenAPI schema, with the curators' token."
     import schemathesis
     from hypothesis import HealthCheck, given, settings
     schema = schemathesis.openapi.from_url(f"{served['url']}/openapi.json")
-    operations = [op.ok() for op in schema.get_all_operations() if op.ok().path in ("/v1/feedback", "/v1/decisions/{decision_id}")]
-    assert len(operations) == 2
+    curation = ("/v1/feedback", "/v1/decisions/{decision_id}", "/v1/decisions", "/v1/labels", "/v1/tally", "/v1/decisions/{decision_id}/undo")
+    operations = [op.ok() for op in schema.get_all_operations() if op.ok().path in curation]
+    assert len(operations) == len(curation)
     for operation in operations:
         @given(case=operation.as_strategy())
         @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
