@@ -130,7 +130,7 @@ def runs(ctx: typer.Context,
          as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     "A table of runs, newest first (or best first with --sort); * marks the champion."
     if ctx.invoked_subcommand: return
-    from agileml.tracking import list_runs
+    from agileml.registry import list_runs
     rows = list_runs(dataset, status, sort, limit)
     shown = [{**r, "run": r["run_id"][:8], "champion": "*" if r["champion"] else ""} for r in rows]
     cols = ["run", "start", "status", "dataset", "features", "model", "accuracy", "macro_f1", "mcc", "micro_f1", "champion"]
@@ -145,7 +145,7 @@ def runs(ctx: typer.Context,
 def runs_show(run: str = typer.Argument(..., help="run id, or a unique start of one"),
               as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     "Everything recorded for one run, and where its executed notebook and model are."
-    from agileml.tracking import describe_run
+    from agileml.registry import describe_run
     d = describe_run(run)
     lines = [f"{k}: {_or_not_recorded(d[k])}" for k in ("run_id", "name", "status", "start", "end", "champion", "notebook",
                                                         "executed_notebook", "notebook_html", "model")]
@@ -158,7 +158,7 @@ def runs_show(run: str = typer.Argument(..., help="run id, or a unique start of 
 def runs_compare(run_a: str = typer.Argument(..., help="first run"), run_b: str = typer.Argument(..., help="second run"),
                  as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     "Parameters that differ, metric deltas, and whether data, code and packages are the same."
-    from agileml.tracking import compare_runs
+    from agileml.registry import compare_runs
     d = compare_runs(run_a, run_b)
     params = _table([dict(param=k, a=a, b=b) for k, (a, b) in d["params"].items()], ["param", "a", "b"]) if d["params"] \
         else "parameters: identical"
@@ -193,7 +193,7 @@ def promote(run: str = typer.Argument(..., help="the run whose model to promote"
             reason: str = typer.Option("", help="why the gate is skipped; recorded on the model version"),
             as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     "Register a run's model and make it the champion, if it passes the quality gate."
-    from agileml.tracking import promote as run_promote
+    from agileml.registry import promote as run_promote
     d = run_promote(run, metric, min_gain, force, reason)
     _emit(d, as_json, f"run {d['run_id']} is the champion: model version {d['version']}"
           + (f" (replaces version {d['previous']})" if d["previous"] else "") + f"; {d['promotion']}")
@@ -202,7 +202,7 @@ def promote(run: str = typer.Argument(..., help="the run whose model to promote"
 @_friendly
 def rollback(as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     "Move the champion back to the model version it replaced."
-    from agileml.tracking import rollback as run_rollback
+    from agileml.registry import rollback as run_rollback
     d = run_rollback()
     _emit(d, as_json, f"champion moved back from version {d['replaced']} to version {d['version']} (run {d['run_id']})")
 
@@ -210,7 +210,7 @@ def rollback(as_json: bool = typer.Option(False, "--json", help="print as JSON")
 @_friendly
 def champion(as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     "What is in production, and its lineage: run, notebook, data, commit, metrics."
-    from agileml.tracking import champion_info
+    from agileml.registry import champion_info
     d = champion_info()
     lines = [f"{k}: {_or_not_recorded(d[k])}" for k in d if k not in ("params", "metrics")]
     lines += ["metrics:"] + [f"  {k} = {v}" for k, v in d["metrics"].items()]

@@ -334,7 +334,7 @@ def get_decision(engine: sa.Engine, decision_id: str) -> dict:
 def explanation(decision: dict, pipelines: dict | None = None, top: int = 5) -> tuple[dict | None, str | None]:
     "The decision's explanation recomputed from its model (`pipelines` caches models by run id), or None and why not."
     from agileml.explain import explain
-    from agileml.tracking import load_model
+    from agileml.model_file import load_model
     if decision["text"] is None:
         return None, "the text was not logged (the service ran with --log-text=false), so the explanation cannot be recomputed"
     run_id = decision["model"]["run_id"]

@@ -188,7 +188,8 @@ def _reference(run) -> dict:
     "The champion's training texts, test texts, its answers on them, and its offline precision per label."
     from agileml.decisions import suggested_labels
     from agileml.serve import ServedModel, score
-    from agileml.tracking import load_model, recorded_test_rows
+    from agileml.model_file import load_model
+    from agileml.registry import recorded_test_rows
     split = recorded_test_rows(run)
     served = ServedModel(load_model(run.info.run_id))
     answers = score(served, split.X_test)
@@ -215,7 +216,7 @@ def _drift_and_latency(ref: dict, win: dict, t: Thresholds) -> dict[str, list[di
 def _model_version(c, version: str | None):
     "The registered model version to monitor: `version`, else the champion."
     from mlflow.exceptions import MlflowException
-    from agileml.tracking import MODEL_NAME, champion_version
+    from agileml.registry import MODEL_NAME, champion_version
     if not version:
         mv = champion_version(c)
         if mv is None: raise UserError("there is no champion to monitor: promote a run, or pass --model VERSION")

@@ -126,7 +126,7 @@ def sigterm_as_interrupt():
 
 # %% ../nbs/06_runner.ipynb #5e1f0a02
 # What the experiment notebooks and log_model import (not MLflow: the runner writes what the notebook records into the run):
-PRELOAD = ("agileml.config", "agileml.data", "agileml.evaluate", "agileml.models", "agileml.tracking", "skops.io", "pandas",
+PRELOAD = ("agileml.config", "agileml.data", "agileml.evaluate", "agileml.models", "agileml.recording", "skops.io", "pandas",
            "matplotlib.pyplot")
 def _start_args(modules) -> list[str]:
     """The kernel's arguments that import `modules` before it answers, with the collector off (its full scans would find
@@ -239,7 +239,8 @@ def _run_name(nb: Path, values: dict) -> str:
 def kernel_env(outbox: Path) -> dict:
     """What a run's kernel gets in its environment: the outbox it records the run into, the store of any run it starts
     itself, the project, and the data folder, as absolute paths (the kernel works in the notebook's folder)."""
-    from agileml.tracking import OUTBOX_ENV, tracking_uri
+    from agileml.recording import OUTBOX_ENV
+    from agileml.tracking import tracking_uri
     return {OUTBOX_ENV: str(outbox), "MLFLOW_TRACKING_URI": tracking_uri(), PROJECT_ENV: str(project_dir()),
             "AGILEML_DATA_HOME": str(data_home().absolute())}
 
@@ -260,7 +261,7 @@ def run_notebook(notebook: str = "train", params: dict | None = None, progress: 
 def _record(nb: Path, values: dict, env: dict, tags: dict | None, progress: bool, kernel: WarmKernel, reset: bool,
             tmp: Path) -> RunResult:
     "Create the run, execute the notebook on `kernel` (reset first if `reset`), write in what it recorded and the executed notebook, end the run."
-    from agileml.tracking import OUTBOX_ENV
+    from agileml.recording import OUTBOX_ENV
     with _first_imports():
         client, run_id, outbox = _start_with_outbox(nb, _run_name(nb, values), tags, Path(env[OUTBOX_ENV]))
         _ready_for_the_end()
@@ -280,7 +281,8 @@ def _record(nb: Path, values: dict, env: dict, tags: dict | None, progress: bool
 
 def _start_with_outbox(nb: Path, name: str, tags: dict | None, folder: Path):
     "A new run (`start_run`) and the outbox at `folder` its notebook records into; (client, run id, outbox)."
-    from agileml.tracking import Outbox, ui_url
+    from agileml.recording import Outbox
+    from agileml.tracking import ui_url
     client, run_id = start_run(nb, name, tags)
     return client, run_id, Outbox.for_run(folder, run_id, ui_url(client, client.get_run(run_id)))
 
@@ -321,7 +323,7 @@ def _mark_failed(client, run_id: str, error: str):
 
 def _result(client, run_id: str, error: str = "") -> RunResult:
     "A `RunResult` read back from the tracking store; local artifact paths are given as paths."
-    from agileml.tracking import notebook_artifacts
+    from agileml.registry import notebook_artifacts
     run = client.get_run(run_id)
     return RunResult(run_id, run.info.status, dict(sorted(run.data.metrics.items())), *notebook_artifacts(run), error)
 
@@ -336,7 +338,7 @@ _TEMPLATE = [
                    "test_size: float = 0.2  # (0, 1) held-out share when the dataset has no published split\n"
                    'run_id: str = ""  # MLflow run to record into (agileml run sets it); empty starts a new run'),
     ("code", "import pandas as pd\nfrom agileml.config import parameters\nfrom agileml.data import load_dataset, split_dataset\n"
-             "from agileml.tracking import TrainingRun\n\ncfg = parameters(globals(), \"{name}.ipynb\")\n"
+             "from agileml.recording import TrainingRun\n\ncfg = parameters(globals(), \"{name}.ipynb\")\n"
              "run = TrainingRun(run_id, name=\"{name}\")\nrun.log_params(cfg.as_dict())"),
     ("markdown", "## Data"),
     ("code", "ds = load_dataset(cfg.dataset)\nsplit = split_dataset(ds, cfg.test_size, cfg.seed)\nrun.log_dataset(ds, split)\n"

@@ -78,7 +78,8 @@ class ServedModel:
 
 def _from_run(run_id: str, version: str | None = None) -> ServedModel:
     "The model of a recorded run, checked against its sha256, with its lineage."
-    from agileml.tracking import get_run, load_model, run_scores
+    from agileml.tracking import get_run, run_scores
+    from agileml.model_file import load_model
     run = get_run(run_id)
     t = run.data.tags
     info = dict(dataset=t.get("agileml.dataset"), data_fingerprint=t.get("agileml.data_fingerprint"),
@@ -89,7 +90,8 @@ def _from_run(run_id: str, version: str | None = None) -> ServedModel:
 
 def load_served(spec: str = "champion") -> ServedModel:
     "The model named by `spec`: 'champion', a run id, or the path of an MLflow model folder."
-    from agileml.tracking import MODEL_FILE, champion_version, read_model
+    from agileml.model_file import MODEL_FILE, read_model
+    from agileml.registry import champion_version
     if spec == "champion":
         champ = champion_version()
         if champ is None: raise UserError("there is no champion to serve: promote a run, or pass --model RUN_ID or a model folder")
@@ -180,7 +182,8 @@ class ModelHolder:
 
     async def watch(self):
         "Reload when alias `champion` points at another version."
-        from agileml.tracking import champion_version, client
+        from agileml.registry import champion_version
+        from agileml.tracking import client
         loop, store = asyncio.get_running_loop(), None
         while True:
             await asyncio.sleep(self.settings.reload_seconds)

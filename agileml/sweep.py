@@ -331,7 +331,7 @@ def _summarise(client, parent: str, points: list[dict], keys: list[str], metric:
 # %% ../nbs/10_sweep.ipynb #cc2d76d5
 def promote_best(result: dict) -> dict:
     "Promote the sweep's best run through the gate: the promotion, or why it was refused."
-    from agileml.tracking import PromotionRefused, promote
+    from agileml.registry import PromotionRefused, promote
     if not result["best"]: return dict(promoted=False, reason="no point finished, so there is nothing to promote")
     try: return dict(promoted=True, **promote(result["best"]["run_id"], result["metric"]))
     except PromotionRefused as e: return dict(promoted=False, reason=str(e))

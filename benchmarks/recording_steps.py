@@ -13,7 +13,7 @@ call it:
   comes: `PRELOAD` imported with the collector frozen (the kernel), the run created and
   `_ready_for_the_end` done (the runner), then trained; so first-call costs are in, imports not;
 - five more rounds in that process (median): the steady state, as in a sweep's warm kernels.
-What the recording adds to the kernel's start (importing skops and agileml.tracking) is measured
+What the recording adds to the kernel's start (importing skops and agileml.recording) is measured
 as how long a new kernel takes to answer (five each, median) importing all of `PRELOAD`, `PRELOAD`
 without those two, and nothing. The recording on the critical path is that difference, plus the
 notebook's steps, plus the runner's steps after the notebook (creating the run happens while the
@@ -26,7 +26,7 @@ from pathlib import Path
 from measure import isolated, machine, save
 
 PARAMS = dict(dataset="sms_spam", features="tfidf", model="linear_svc")
-RECORDING_MODULES = ("agileml.tracking", "skops.io")     # what the kernel imports only to record
+RECORDING_MODULES = ("agileml.recording", "agileml.model_file", "agileml.tracking", "skops.io")     # what the kernel imports only to record
 AFTER_THE_NOTEBOOK = ("parent: write in what the notebook recorded (model's MLflow files, artifacts, values)",
                       "parent: executed notebook and its HTML", "parent: end the run")
 
@@ -41,7 +41,7 @@ def timed(steps: dict, name: str, fn, *args):
 def one_round(nb, executed: Path, trained, outbox_dir: Path) -> dict:
     "The recording steps of one run, around an already trained pipeline; seconds by step."
     from agileml.runner import _attach_notebook, _result, _start_with_outbox
-    from agileml.tracking import OUTBOX_ENV, TrainingRun, log_model
+    from agileml.recording import OUTBOX_ENV, TrainingRun, log_model
     cfg, ds, split, pipeline, evaluation = trained
     s = {}
     client, run_id, outbox = timed(s, "parent: create the run and its outbox", _start_with_outbox, nb, "bench", None, outbox_dir)

@@ -86,7 +86,8 @@ def main():
                                     env=env, capture_output=True, text=True, check=True).stdout)
     os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
     from agileml.data import load_registry, split_dataset
-    from agileml.tracking import get_run, artifact_path, load_model
+    from agileml.tracking import get_run, artifact_path
+    from agileml.model_file import load_model
     model, folder = load_model(run["run_id"]), artifact_path(get_run(run["run_id"]), "model")
     texts = split_dataset(load_registry("sms_spam")).X_test
     text, batch = texts[0], texts[:100]

@@ -105,7 +105,7 @@ def test_a_run_on_other_data_is_refused(in_lab):
 
 
 def test_a_tampered_model_is_refused_by_promote_and_load_and_nothing_else_changes(in_lab):
-    from agileml.tracking import ModelError, load_model
+    from agileml.model_file import ModelError, load_model
     model_file = Path(cli_json("runs", "show", in_lab["other_split"])["model"]) / "model.skops"
     with open(model_file, "ab") as f: f.write(b"tampered")
     before = cli("champion", "--json").stdout

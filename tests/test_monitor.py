@@ -118,7 +118,8 @@ def test_training_data_older_than_the_threshold_is_stale(production, tmp_path):
 def test_a_champion_trained_with_another_minor_release_is_a_dependency_alert(production):
     "The champion's recorded scikit-learn version made one minor release older, in the real store: an alert naming it."
     from mlflow.tracking import MlflowClient
-    from agileml.tracking import champion_version, package_versions, tracking_uri
+    from agileml.registry import champion_version
+    from agileml.tracking import package_versions, tracking_uri
     c = MlflowClient(tracking_uri())
     run_id = champion_version(c).run_id
     here = package_versions()["scikit-learn"]

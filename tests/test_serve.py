@@ -34,7 +34,7 @@ def test_predict_scores_every_text_with_every_class(service, monkeypatch):
     for p in body["predictions"]:
         assert set(p["scores"]) == {"neg", "pos"} and p["label"] == max(p["scores"], key=p["scores"].get)
     assert body["score_type"] == "decision_function"
-    from agileml.tracking import load_model           # no training/serving skew: the logged pipeline gives the same numbers
+    from agileml.model_file import load_model# no training/serving skew: the logged pipeline gives the same numbers
     monkeypatch.setenv("MLFLOW_TRACKING_URI", service["uri"])
     model = load_model(service["runs"]["tfidf"])
     assert [p["label"] for p in body["predictions"]] == list(model.predict(texts))
