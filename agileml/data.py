@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #b93d276e
 from __future__ import annotations
-import gzip, hashlib, html, importlib.resources, io, json, math, os, re, shutil, tarfile, tempfile, urllib.request, zipfile
+import hashlib, io, json, math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,11 +12,10 @@ from .config import UserError
 # pandas, numpy and scikit-learn are imported where they are used: `agileml train` starts its kernel before it needs them
 
 # %% auto #0
-__all__ = ['TASKS', 'FILE_FORMATS', 'TABLE_FORMATS', 'LABEL_NAMES', 'TAG_COLUMNS', 'TAG_SEPARATORS', 'PACKAGE_DATA',
-           'REUTERS_STORY', 'REGISTRY', 'DATASET_PARAMS', 'DataError', 'fingerprint', 'Dataset', 'is_multilabel',
-           'labels_for_task', 'read_parquet_table', 'read_frame', 'file_lines', 'blank_rows_message', 'load_file',
-           'load_folder', 'Source', 'RegistryEntry', 'data_home', 'sha256_file', 'fetch', 'load_registry',
-           'load_dataset', 'dataset_from', 'Split', 'split_dataset', 'extra_datasets']
+__all__ = ['TASKS', 'FILE_FORMATS', 'TABLE_FORMATS', 'LABEL_NAMES', 'TAG_COLUMNS', 'TAG_SEPARATORS', 'DataError', 'fingerprint',
+           'Dataset', 'is_multilabel', 'labels_for_task', 'read_fasttext', 'read_parquet_table', 'read_frame',
+           'file_lines', 'blank_rows_message', 'load_file', 'load_folder', 'sha256_stream', 'sha256_file', 'Split',
+           'split_dataset', 'extra_datasets']
 
 # %% ../nbs/01_data.ipynb #be623a59
 class DataError(UserError):
@@ -130,7 +129,7 @@ def _read_text(path: Path) -> str:
     return text
 
 # %% ../nbs/01_data.ipynb #37d43d08
-def _read_fasttext(text: str, path) -> tuple[list[str], list]:
+def read_fasttext(text: str, path) -> tuple[list[str], list]:
     "Texts and labels from fastText lines `__label__x words`; a line with several `__label__` prefixes has a list of them."
     texts, labels = [], []
     for n, line in enumerate(text.splitlines(), 1):
@@ -282,7 +281,7 @@ def load_file(path, text_column: str = "text", label_column: str = "label", fmt:
     if fmt is None:
         raise DataError(f"{path}: unknown file type {path.suffix!r}; accepted: " + ", ".join(FILE_FORMATS)
                         + ", or a folder with one subfolder of text files per class")
-    if fmt == "fasttext": read = dict(zip(("texts", "labels"), _read_fasttext(_read_text(path), path)))
+    if fmt == "fasttext": read = dict(zip(("texts", "labels"), read_fasttext(_read_text(path), path)))
     else: read = _read_table(path, fmt, text_column, label_column, header, label_separator, task)
     labels = labels_for_task(read.pop("labels"), task, str(path))
     if read.get("note"): read["note"] = f"{path.name}: {read['note']}; task {'multi (tags)' if is_multilabel(labels) else 'single'}"
@@ -315,29 +314,8 @@ def load_folder(path) -> Dataset:
     return Dataset(str(path), [_decode(f.read_bytes()) for _, _, f in rows], [label for _, label, _ in rows],
                    split=[s for s, _, _ in rows] if parts else None, source=str(path))
 
-# %% ../nbs/01_data.ipynb #80e93275
-@dataclass(frozen=True)
-class Source:
-    "One published file of a registry dataset."
-    path: str                 # relative to AGILEML_DATA_HOME
-    sha256: str               # of the file at `path`; empty when its reader checks the archive's members instead
-    url: str = ""             # where to download it from, if it can be downloaded
-    member: str = ""          # the file inside a downloaded zip archive, when `url` is one
-
-@dataclass(frozen=True)
-class RegistryEntry:
-    "A named dataset: where its files are, and how to read them."
-    name: str
-    sources: tuple[Source, ...]   # alternatives: the first one present (or downloadable) is used
-    reader: str                   # name of the function in this module that reads it
-    description: str
-
-# %% ../nbs/01_data.ipynb #0fb60b33
-def data_home() -> Path:
-    "Where registry datasets live: `AGILEML_DATA_HOME`, else `~/.cache/agileml/data`."
-    return Path(os.environ.get("AGILEML_DATA_HOME") or Path.home() / ".cache" / "agileml" / "data").expanduser()
-
-def _sha256_stream(f) -> str:
+# %% ../nbs/01_data.ipynb #a0308835
+def sha256_stream(f) -> str:
     "sha256 of everything an open binary file yields, read in 1 MiB chunks."
     h = hashlib.sha256()
     for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
@@ -345,183 +323,7 @@ def _sha256_stream(f) -> str:
 
 def sha256_file(path) -> str:
     "sha256 of a file's bytes."
-    with open(path, "rb") as f: return _sha256_stream(f)
-
-# %% ../nbs/01_data.ipynb #b05b8d79
-def _download(src: Source, home: Path) -> Path:
-    "Fetch `src` into `home`, check its sha256, and only then move it into place."
-    target = home / src.path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        got = Path(tmp) / "download"
-        try:
-            with urllib.request.urlopen(src.url, timeout=60) as r, open(got, "wb") as f: shutil.copyfileobj(r, f)
-        except OSError as e:
-            raise DataError(f"could not download {src.url}: {e}") from None
-        if src.member:
-            with zipfile.ZipFile(got) as z, z.open(src.member) as m, open(Path(tmp) / "member", "wb") as f:
-                shutil.copyfileobj(m, f)
-            got = Path(tmp) / "member"
-        if sha256_file(got) != src.sha256:
-            raise DataError(f"the file downloaded from {src.url} has sha256 {sha256_file(got)}, "
-                            f"not the published {src.sha256}; nothing was kept")
-        os.replace(got, target)
-    return target
-
-# %% ../nbs/01_data.ipynb #b9ed1731
-PACKAGE_DATA = Path(str(importlib.resources.files("agileml"))) / "datasets"   # data files shipped with the package
-
-def _content_sha256(path: Path, src: Source) -> str:
-    "sha256 of a source's published content: of the uncompressed bytes for a copy gzipped into the package."
-    if not (src.path.startswith("package:") and path.suffix == ".gz"): return sha256_file(path)
-    with gzip.open(path, "rb") as f: return _sha256_stream(f)
-
-def _local(src: Source, home: Path) -> Path:
-    "Where a source's file is on this machine: in agileml (`package:NAME`), in gensim (`gensim:NAME`), or under the data home."
-    where, _, name = src.path.rpartition(":")
-    if where == "gensim":
-        from gensim.test.utils import datapath
-        return Path(datapath(name))
-    return PACKAGE_DATA / name if where == "package" else home / src.path
-
-def fetch(entry: RegistryEntry, home: Path | None = None) -> Path:
-    "The checked local file of a registry dataset: the data home's copy, the package's, else a download."
-    home = home or data_home()
-    for path, src in ((_local(s, home), s) for s in entry.sources):
-        if path.is_file():
-            if src.sha256 and (actual := _content_sha256(path, src)) != src.sha256:
-                raise DataError(f"{path} has sha256 {actual}, not the published {src.sha256}: "
-                                "the file is damaged or not the published one; delete it to download it again")
-            return path
-    problems = []
-    for src in (s for s in entry.sources if s.url):
-        try: return _download(src, home)
-        except DataError as e: problems.append(str(e))
-    expected = " or ".join(s.path for s in entry.sources)
-    raise DataError(f"dataset {entry.name!r} is not in {home} (expected {expected})"
-                    + (f" and could not be downloaded ({'; '.join(problems)})" if problems else "")
-                    + ". Put the file there, or point AGILEML_DATA_HOME at a folder that has it")
-
-# %% ../nbs/01_data.ipynb #aeb47ad5
-def _read_sms_spam(path: Path) -> dict:
-    "SMS Spam Collection: one message per line, `ham|spam`, a tab, the text (gzipped in the package)."
-    text = gzip.open(path, "rt", encoding="utf-8").read() if path.suffix == ".gz" else path.read_text("utf-8")
-    labels, texts = zip(*(line.split("\t", 1) for line in text.splitlines() if line.strip()))
-    return dict(texts=list(texts), labels=list(labels))
-
-
-def _tar_rows(path: Path, keep) -> dict:
-    "Rows from the files of a tar archive; `keep(parts)` gives (split, label) for a member, or None."
-    rows = []
-    with tarfile.open(path) as tar:
-        for m in tar:
-            hit = m.isfile() and keep(Path(m.name).parts)
-            if hit: rows.append((m.name, *hit, tar.extractfile(m).read()))
-    rows.sort()
-    return dict(split=[r[1] for r in rows], labels=[r[2] for r in rows], texts=[r[3] for r in rows])
-
-def _read_20newsgroups(path: Path) -> dict:
-    "20 Newsgroups bydate: `20news-bydate-{train,test}/<group>/<id>`, Latin-1, headers kept."
-    def keep(p): return len(p) == 3 and (p[0].removeprefix("20news-bydate-"), p[1])
-    rows = _tar_rows(path, keep)
-    rows["texts"] = [t.decode("latin-1") for t in rows["texts"]]
-    return rows
-
-def _read_imdb(path: Path) -> dict:
-    "IMDB reviews: `aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt`, UTF-8; unlabelled reviews left out."
-    def keep(p): return len(p) == 4 and p[1] in ("train", "test") and p[2] in ("pos", "neg") and (p[1], p[2])
-    rows = _tar_rows(path, keep)
-    rows["texts"] = [t.decode("utf-8") for t in rows["texts"]]
-    return rows
-
-REUTERS_STORY = re.compile(r'<REUTERS TOPICS="(\w+)" LEWISSPLIT="(\w+)".*?>(.*?)</REUTERS>', re.S)
-
-def _member_sha256(listing: str) -> dict[str, str]:
-    "The published sha256 of each member of an archive, from a `sha256sum` listing shipped in the package."
-    return {name: digest for digest, name in (l.split() for l in (PACKAGE_DATA / listing).read_text().splitlines() if l.strip())}
-
-def _reuters_text(story: str) -> str:
-    "Title and body of one story, SGML character references resolved."
-    pick = lambda tag: m.group(1) if (m := re.search(rf"<{tag}(?: [^>]*)?>(.*?)</{tag}>", story, re.S)) else ""
-    text = "\n".join(p for p in (pick("TITLE"), pick("BODY")) if p.strip()) or re.sub(r"<[^>]+>", " ", pick("TEXT"))
-    return html.unescape(text).replace("\x03", "").strip()
-
-def _read_reuters(path: Path) -> dict:
-    """Reuters-21578, ModApte: stories with TOPICS="YES" and LEWISSPLIT TRAIN or TEST, keeping the topics that occur in
-    both parts (90) and the stories that have one of them. Each `reut2-*.sgm` member is checked by its own sha256."""
-    published, stories = _member_sha256("reuters21578.members.sha256"), []
-    with tarfile.open(path) as tar:
-        for m in tar.getmembers():
-            if (name := Path(m.name).name) not in published: continue
-            raw = tar.extractfile(m).read()
-            if hashlib.sha256(raw).hexdigest() != published.pop(name):
-                raise DataError(f"{path}: member {name} is not the published file (sha256 differs)")
-            stories += REUTERS_STORY.findall(raw.decode("latin-1"))
-    if published: raise DataError(f"{path} lacks the members {', '.join(sorted(published))}")
-    modapte = [(s.lower(), re.findall(r"<D>(.*?)</D>", re.search(r"<TOPICS>(.*?)</TOPICS>", body, re.S).group(1)), body)
-               for yes, s, body in stories if yes == "YES" and s in ("TRAIN", "TEST")]
-    kept = set.intersection(*({t for s, ts, _ in modapte if s == part for t in ts} for part in ("train", "test")))
-    rows = [(s, sorted(set(ts) & kept), body) for s, ts, body in modapte if set(ts) & kept]
-    return dict(texts=[_reuters_text(b) for _, _, b in rows], labels=[tuple(ts) for _, ts, _ in rows],
-                split=[s for s, _, _ in rows])
-
-def _read_pang_lee(path: Path) -> dict:
-    "Pang & Lee sentences as gensim ships them: fastText lines in Windows-1252."
-    texts, labels = _read_fasttext(path.read_bytes().decode("cp1252"), path)
-    return dict(texts=texts, labels=labels)
-
-# %% ../nbs/01_data.ipynb #50d31a01
-REGISTRY = {e.name: e for e in [
-    RegistryEntry("pang_lee_polarity", (Source("gensim:pang_lee_polarity.cor",
-                                               "662c1b7c3bd0612eaaaf3f0c694cbd3897e30c0d87d2940b46c9fd0d15ed70c1"),),
-                  "_read_pang_lee", "200 movie-review sentences, pos/neg (Pang & Lee 2005), shipped with gensim: "
-                  "small, for quick examples and tests"),
-    RegistryEntry("sms_spam", (Source("sms_spam/SMSSpamCollection",
-                                      "7d039a24a6083ed9ef0f806ebad56bbb976e3aeb8de05669173bfdc4996c239d",
-                                      "https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip",
-                                      "SMSSpamCollection"),
-                               Source("package:SMSSpamCollection.gz",
-                                      "7d039a24a6083ed9ef0f806ebad56bbb976e3aeb8de05669173bfdc4996c239d")), "_read_sms_spam",
-                  "SMS Spam Collection v.1: 5,574 messages, ham/spam; no published split; shipped with agileml, works offline"),
-    RegistryEntry("20newsgroups", (Source("20newsgroups/20news-bydate.tar.gz",
-                                          "3688bab7856d03847418257759eaa7203c23510ec0b9ba15a365576e0f166f29",
-                                          "http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz"),),
-                  "_read_20newsgroups", "20 Newsgroups bydate: 18,846 posts, 20 groups, train 11,314 / test 7,532"),
-    RegistryEntry("imdb", (Source("imdb/aclImdb.tar.gz", "eabd1a6dd706d60eaabf0ac2d887728f93c82e986df0c275499d3863ae8c7ce9"),
-                           Source("imdb/aclImdb_v1.tar.gz", "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
-                                  "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz")),
-                  "_read_imdb", "Large Movie Review Dataset: 50,000 reviews, pos/neg, train 25,000 / test 25,000"),
-    RegistryEntry("reuters21578", (Source("reuters21578/reuters21578.tar.gz", ""),),    # checked member by member
-                  "_read_reuters", "Reuters-21578 ModApte: newswire stories with 0-many of 90 topics (multi-label), "
-                  "train 7,770 / test 3,019"),
-]}
-
-# %% ../nbs/01_data.ipynb #eecf01f6
-def load_registry(name: str, home: Path | None = None) -> Dataset:
-    "A registry dataset by name, read from its checked published file."
-    if name not in REGISTRY:
-        raise DataError(f"unknown dataset {name!r}: registry datasets are {', '.join(REGISTRY)}, or give a file or folder path")
-    entry = REGISTRY[name]
-    path = fetch(entry, home)
-    return Dataset(name, source=str(path), **globals()[entry.reader](path))
-
-# %% ../nbs/01_data.ipynb #b6573cd3
-DATASET_PARAMS = ("dataset", "text_column", "label_column", "header", "label_separator", "task")   # what `load_dataset` reads
-
-def load_dataset(dataset: str, text_column: str = "text", label_column: str = "label", header: bool = True,
-                 label_separator: str = "", task: str = "auto") -> Dataset:
-    "A registry dataset by name, a folder of class subfolders, or a labelled file by path; single- or multi-label by `task`."
-    if dataset in REGISTRY or Path(dataset).is_dir():
-        ds = load_registry(dataset) if dataset in REGISTRY else load_folder(dataset)
-        return ds if task == "auto" else Dataset(ds.name, ds.texts, labels_for_task(ds.labels, task, ds.name), ds.split, ds.source)
-    if Path(dataset).suffix.lower() in FILE_FORMATS or Path(dataset).exists():
-        return load_file(dataset, text_column, label_column, header=header, label_separator=label_separator, task=task)
-    raise DataError(f"dataset={dataset!r} is neither a registry dataset ({', '.join(REGISTRY)}), nor a folder of class "
-                    f"subfolders, nor a file of a known type ({', '.join(FILE_FORMATS)})")
-
-def dataset_from(params: dict) -> Dataset:
-    "The dataset a run's parameters name: `load_dataset` with those of `DATASET_PARAMS` they hold, the rest ignored."
-    return load_dataset(**{k: params[k] for k in DATASET_PARAMS if k in params})
+    with open(path, "rb") as f: return sha256_stream(f)
 
 # %% ../nbs/01_data.ipynb #d93ebce2
 @dataclass
@@ -534,9 +336,6 @@ class Split:
     published: bool    # True when the dataset's own train/test split was used
     extra_rows: int = 0        # rows of extra datasets added to the training part
     left_out_rows: int = 0     # rows of extra datasets left out because their text is in the test part
-
-    @property
-    def multilabel(self) -> bool: return is_multilabel(self.y_train)
 
 def split_dataset(ds: Dataset, test_size: float = 0.2, seed: int = 42, extra: list[Dataset] = ()) -> Split:
     "The published train/test split, else one of `test_size` fixed by `seed` (stratified by class, or random for tags); `extra` rows train."

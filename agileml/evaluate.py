@@ -13,6 +13,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.metrics import (ConfusionMatrixDisplay, accuracy_score, classification_report, f1_score, hamming_loss,
                              matthews_corrcoef, precision_recall_fscore_support)
 from sklearn.preprocessing import MultiLabelBinarizer
+from .data import is_multilabel
 from .features import TOKEN_PATTERN
 
 # %% auto #0
@@ -178,7 +179,7 @@ class Evaluation:
 def evaluate_model(pipeline, split, precision: float = 0.95, title: str = "") -> Evaluation:
     "Score a fitted pipeline on the split's test rows, single- or multi-label as its training labels are, with its baselines."
     y_pred = pipeline.predict(split.X_test)
-    if split.multilabel:
+    if is_multilabel(split.y_train):
         classes, probs = list(pipeline.classes_), pipeline.predict_proba(split.X_test)
         scores = tag_metrics(split.y_test, y_pred, probs, classes, precision)
         tags = per_tag_report(split.y_test, y_pred, classes)

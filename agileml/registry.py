@@ -8,7 +8,8 @@ import datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 from .config import UserError, declarations, experiment_notebook, typed_values
-from .data import Split, dataset_from, fingerprint, split_dataset
+from .data import Split, fingerprint, split_dataset
+from .catalog import dataset_from
 from .model_file import ModelError, verify_model_file
 from .tracking import (MODEL_DIR, NOTEBOOK_DIR, SCORES, all_runs, artifact_path, client, experiment_id, get_run,
                               run_scores, tracking_uri)

@@ -11,7 +11,8 @@ from pathlib import Path
 import yaml
 from .config import (PROJECT_ENV, RUNNER_PARAMS, ConfigError, check_combinations, declarations, experiment_notebook,
                             experiments_dir, project_dir, typed_values)
-from .data import REGISTRY, data_home, dataset_from, sha256_file
+from .catalog import REGISTRY, data_home, dataset_from
+from .data import sha256_file
 
 # %% auto #0
 __all__ = ['KERNEL_ARGS', 'PRELOAD', 'WARM_ENGINE', 'parameter_table', 'read_params_file', 'check_data', 'validate', 'RunResult',
@@ -126,7 +127,7 @@ def sigterm_as_interrupt():
 
 # %% ../nbs/06_runner.ipynb #5e1f0a02
 # What the experiment notebooks and log_model import (not MLflow: the runner writes what the notebook records into the run):
-PRELOAD = ("agileml.config", "agileml.data", "agileml.evaluate", "agileml.models", "agileml.recording", "skops.io", "pandas",
+PRELOAD = ("agileml.config", "agileml.data", "agileml.catalog", "agileml.evaluate", "agileml.models", "agileml.recording", "skops.io", "pandas",
            "matplotlib.pyplot")
 def _start_args(modules) -> list[str]:
     """The kernel's arguments that import `modules` before it answers, with the collector off (its full scans would find
@@ -337,7 +338,7 @@ _TEMPLATE = [
                    "seed: int = 42  # [0, ) seed for the split\n"
                    "test_size: float = 0.2  # (0, 1) held-out share when the dataset has no published split\n"
                    'run_id: str = ""  # MLflow run to record into (agileml run sets it); empty starts a new run'),
-    ("code", "import pandas as pd\nfrom agileml.config import parameters\nfrom agileml.data import load_dataset, split_dataset\n"
+    ("code", "import pandas as pd\nfrom agileml.config import parameters\nfrom agileml.catalog import load_dataset; from agileml.data import split_dataset\n"
              "from agileml.recording import TrainingRun\n\ncfg = parameters(globals(), \"{name}.ipynb\")\n"
              "run = TrainingRun(run_id, name=\"{name}\")\nrun.log_params(cfg.as_dict())"),
     ("markdown", "## Data"),

@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 from measure import machine, save
 from agileml.config import experiment_config
-from agileml.data import load_registry, split_dataset
+from agileml.catalog import load_registry
+from agileml.data import split_dataset
 from agileml.models import build_pipeline
 from agileml.serve import ServedModel
 try: from agileml.batch import predict_file

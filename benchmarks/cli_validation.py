@@ -22,7 +22,7 @@ def seconds(args, repeats=5):
 
 def sms_csv(folder: Path) -> Path:
     "The SMS Spam Collection (5,574 rows) as a CSV with text and label columns."
-    from agileml.data import load_registry
+    from agileml.catalog import load_registry
     ds, path = load_registry("sms_spam"), folder / "sms.csv"
     with open(path, "w", newline="") as f: csv.writer(f).writerows([("text", "label"), *zip(ds.texts, ds.labels)])
     return path

@@ -111,7 +111,7 @@ def main():
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{folder}/mlruns.db"}
     run = json.loads(subprocess.run([BIN / "agileml", "train", "--json"], env=env, capture_output=True, text=True, check=True).stdout)
     os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
-    from agileml.data import load_registry
+    from agileml.catalog import load_registry
     texts = load_registry("sms_spam").texts
     results = dict(machine=machine(), load_before=os.getloadavg(), decisions=a.decisions, run_id=run["run_id"])
     proc, url = serve(run["run_id"], f"sqlite:///{folder}/decisions.db", env)

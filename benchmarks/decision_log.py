@@ -107,7 +107,8 @@ def main():
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{folder}/mlruns.db"}
     run = json.loads(subprocess.run([BIN / "agileml", "train", *sum((["-p", p] for p in PRODUCTION), []), "--json"],
                                     env=env, capture_output=True, text=True, check=True).stdout)
-    from agileml.data import load_registry, split_dataset
+    from agileml.catalog import load_registry
+    from agileml.data import split_dataset
     text = split_dataset(load_registry("sms_spam")).X_test[0]
     pg = pgserver.get_server(folder / "pg", cleanup_mode="stop")
     try:

@@ -22,7 +22,8 @@ DIRECT = f"""
 import json, time
 t0 = time.perf_counter()
 from agileml.config import experiment_config
-from agileml.data import load_dataset, split_dataset
+from agileml.catalog import load_dataset
+from agileml.data import split_dataset
 from agileml.evaluate import metrics
 from agileml.models import build_pipeline
 t1 = time.perf_counter()

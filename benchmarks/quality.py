@@ -51,7 +51,8 @@ def evaluate(dataset: str, params: dict) -> dict:
     "One configuration on one dataset: the published split, or stratified 5-fold CV where there is none."
     from sklearn.model_selection import StratifiedKFold
     from agileml.config import experiment_config
-    from agileml.data import load_dataset, split_dataset
+    from agileml.catalog import load_dataset
+    from agileml.data import split_dataset
     from agileml.models import build_pipeline
     ds, cfg = load_dataset(dataset), experiment_config(dataset=dataset, **params)
     if ds.split:

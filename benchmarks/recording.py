@@ -13,7 +13,7 @@ skops load) in a new Python process. Writes benchmarks/results/recording.json.
 import json, os, subprocess, sys, tempfile
 from pathlib import Path
 from measure import machine, save
-from agileml.data import data_home
+from agileml.catalog import data_home
 
 PARAMS = ["dataset=imdb", "features=binary", "ngram_max=3", "model=nbsvm", "C=0.1"]
 TRAIN = """

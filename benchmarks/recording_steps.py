@@ -61,7 +61,8 @@ def one_round(nb, executed: Path, trained, outbox_dir: Path) -> dict:
 def train():
     "The library's part, untimed: data, split, fit, evaluation."
     from agileml.config import experiment_config
-    from agileml.data import dataset_from, split_dataset
+    from agileml.catalog import dataset_from
+    from agileml.data import split_dataset
     from agileml.evaluate import evaluate_model
     from agileml.models import build_pipeline
     cfg = experiment_config(**PARAMS)

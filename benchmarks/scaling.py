@@ -18,7 +18,8 @@ def fit_sample(params: dict, fraction: float) -> dict:
     "Fit the configuration on `fraction` of IMDB train; seconds and peak MiB of the fit."
     from sklearn.model_selection import train_test_split
     from agileml.config import experiment_config
-    from agileml.data import load_dataset, split_dataset
+    from agileml.catalog import load_dataset
+    from agileml.data import split_dataset
     from agileml.models import build_pipeline
     s = split_dataset(load_dataset("imdb"))
     X, y = s.X_train, s.y_train

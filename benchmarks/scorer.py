@@ -9,7 +9,8 @@ import os, time
 import numpy as np
 from measure import machine, save
 from agileml.config import experiment_config
-from agileml.data import load_registry, split_dataset
+from agileml.catalog import load_registry
+from agileml.data import split_dataset
 from agileml.models import LinearTextScorer, build_pipeline
 
 CONFIGS = {"default (words 1-2)": {}, "production (words 1-2, chars 2-5)": dict(char_ngram_max=5)}

@@ -85,7 +85,8 @@ def main():
     run = json.loads(subprocess.run([BIN / "agileml", "train", *sum((["-p", p] for p in PRODUCTION), []), "--json"],
                                     env=env, capture_output=True, text=True, check=True).stdout)
     os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
-    from agileml.data import load_registry, split_dataset
+    from agileml.catalog import load_registry
+    from agileml.data import split_dataset
     from agileml.tracking import get_run, artifact_path
     from agileml.model_file import load_model
     model, folder = load_model(run["run_id"]), artifact_path(get_run(run["run_id"]), "model")

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score
 from agileml.config import experiment_config
-from agileml.data import load_registry, split_dataset
+from agileml.catalog import load_registry
+from agileml.data import split_dataset
 from agileml.evaluate import baseline_metrics, tag_matrix, tag_metrics
 from agileml.models import build_pipeline
 

@@ -33,7 +33,8 @@ def best_seconds(fn, repeats=3) -> float:
 
 def main():
     from gensim.models import KeyedVectors
-    from agileml.data import load_dataset, split_dataset
+    from agileml.catalog import load_dataset
+    from agileml.data import split_dataset
     from agileml.features import Word2VecVectorizer
     s = split_dataset(load_dataset("imdb"))
     vec = Word2VecVectorizer(epochs=5).fit(s.X_train[:5000])

@@ -124,7 +124,7 @@ def train_json_all(*param_sets):
 
 def require_dataset(name):
     "Skip where the shared datasets are not set up, but fail in CI, where they must be."
-    from agileml.data import REGISTRY, data_home
+    from agileml.catalog import REGISTRY, data_home
     if any((data_home() / s.path).is_file() for s in REGISTRY[name].sources): return
     msg = f"dataset {name!r} not found under AGILEML_DATA_HOME={os.environ.get('AGILEML_DATA_HOME')!r}"
     if os.environ.get("CI"): pytest.fail(msg + " (CI must point AGILEML_DATA_HOME at ../shared/data)")

@@ -14,7 +14,7 @@ HARD = ['she said "oil | rates"; fine', "a tab\there, and a\nline break", "café
 def comments(tmp_path_factory):
     "600 Reuters stories as the README's JSONL tag form, `{\"text\": ..., \"tags\": [...]}`, with the hard texts added."
     require_dataset("reuters21578")
-    from agileml.data import load_registry
+    from agileml.catalog import load_registry
     ds = load_registry("reuters21578")
     keep = {"earn", "acq", "crude", "trade", "money-fx", "interest", "grain"}
     rows = [(t, sorted(set(ts) & keep)) for t, ts in zip(ds.texts, ds.labels) if set(ts) & keep][:600]
@@ -65,7 +65,7 @@ def test_what_predict_writes_from_a_tag_model_trains_again_with_no_flags(tag_run
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
 def test_what_predict_writes_from_a_label_model_trains_again_with_no_flags(store, tmp_path, suffix):
-    from agileml.data import load_registry
+    from agileml.catalog import load_registry
     sms = load_registry("sms_spam")
     source = tmp_path / "sms.csv"
     pd.DataFrame({"text": sms.texts[:800] + HARD, "label": sms.labels[:800] + ["ham"] * 3}).to_csv(source, index=False)

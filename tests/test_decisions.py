@@ -15,7 +15,7 @@ CURATOR = {"Authorization": f"Bearer {TOKEN}"}
 def sms(tmp_path_factory):
     "A 600-row SMS Spam dataset file to train on, and 1,000 other SMS texts (with their true labels) to serve."
     require_dataset("sms_spam")
-    from agileml.data import load_registry
+    from agileml.catalog import load_registry
     ds = load_registry("sms_spam")
     base = tmp_path_factory.mktemp("sms") / "sms_600.jsonl"
     base.write_text("".join(json.dumps(dict(text=t, label=l)) + "\n" for t, l in zip(ds.texts[:600], ds.labels[:600])))

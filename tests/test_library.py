@@ -3,7 +3,8 @@ import hashlib, os, subprocess, sys, zipfile
 from pathlib import Path
 import pytest
 from conftest import require_dataset
-from agileml.data import REGISTRY, DataError, RegistryEntry, Source, fetch, load_registry, sha256_file
+from agileml.catalog import REGISTRY, RegistryEntry, Source, fetch, load_registry
+from agileml.data import DataError, sha256_file
 
 W2V_IN_A_PIPELINE = """
 from sklearn.pipeline import make_pipeline

@@ -14,7 +14,8 @@ DATA_AGE_DAYS = 200
 def production(tmp_path_factory):
     "An SMS Spam champion trained on a file last changed 200 days ago, served with its decision log; and its test part."
     require_dataset("sms_spam"); require_dataset("20newsgroups")
-    from agileml.data import load_registry, split_dataset
+    from agileml.catalog import load_registry
+    from agileml.data import split_dataset
     sms = load_registry("sms_spam")
     data = tmp_path_factory.mktemp("data") / "sms.jsonl"
     data.write_text("".join(json.dumps(dict(text=t, label=l)) + "\n" for t, l in zip(sms.texts, sms.labels)))
@@ -69,7 +70,7 @@ def test_held_out_sms_texts_raise_no_alert(production, tmp_path):
 
 
 def test_newsgroup_posts_are_input_drift(production):
-    from agileml.data import load_registry
+    from agileml.catalog import load_registry
     posts = [t[:2000] for t in load_registry("20newsgroups").texts[:300]]
     since = now()
     served(production["url"], posts)

@@ -40,7 +40,7 @@ def test_a_new_experiment_passes_the_audit_and_runs_and_needs_its_smoke_file(cop
 
 def news_corpus(folder, groups, per_group=120):
     "One subfolder of posts per newsgroup, taken from the shared 20 Newsgroups archive; {group: [(subject, body)]}."
-    from agileml.data import REGISTRY, fetch
+    from agileml.catalog import REGISTRY, fetch
     taken = {g: [] for g in groups}
     with tarfile.open(fetch(REGISTRY["20newsgroups"])) as tar:
         for m in tar:

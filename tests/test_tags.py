@@ -14,7 +14,7 @@ TAG_METRICS = {"micro_f1", "macro_f1", "samples_f1", "accuracy", "hamming_loss",
 def reuters_sample():
     "800 Reuters stories (real text, real topics) with their topics, from the registry's published archive."
     require_dataset("reuters21578")
-    from agileml.data import load_registry
+    from agileml.catalog import load_registry
     ds = load_registry("reuters21578")
     frequent = {t for t, n in pd.Series([t for ts in ds.labels for t in ts]).value_counts().items() if n >= 150}
     rows = [(text, [t for t in tags if t in frequent]) for text, tags in zip(ds.texts, ds.labels)][:800]
@@ -52,7 +52,7 @@ def test_a_multi_label_csv_and_jsonl_train_with_tag_metrics_and_the_same_fingerp
 
 
 def test_a_file_with_one_label_per_row_still_trains_single_label(store, tmp_path):
-    from agileml.data import load_registry
+    from agileml.catalog import load_registry
     sms = load_registry("sms_spam")
     path = tmp_path / "sms.csv"
     pd.DataFrame({"text": sms.texts, "label": sms.labels}).to_csv(path, index=False)
@@ -63,7 +63,7 @@ def test_a_file_with_one_label_per_row_still_trains_single_label(store, tmp_path
 
 def test_a_model_no_better_than_a_keyword_rule_is_not_promoted_even_with_force(store, tmp_path):
     "SMS texts labelled by whether they say 'free': the keyword rule learnt from the training part is perfect."
-    from agileml.data import load_registry
+    from agileml.catalog import load_registry
     sms = load_registry("sms_spam")
     path = tmp_path / "offers.csv"
     pd.DataFrame({"text": sms.texts,

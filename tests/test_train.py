@@ -5,7 +5,8 @@ import nbformat
 import pytest
 from mlflow.tracking import MlflowClient
 from conftest import ROOT, agileml, module_store, require_dataset, runs, train_json, train_warm, warm_kernel
-from agileml.data import load_registry, sha256_file
+from agileml.catalog import load_registry
+from agileml.data import sha256_file
 SCORES = ("accuracy", "macro_f1", "mcc")        # what a single-label run is scored by
 
 

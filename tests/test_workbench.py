@@ -16,7 +16,7 @@ def sms_service(tmp_path_factory):
     """A champion trained on 600 SMS texts, served with the token from a file readable by its owner only, and 40 other SMS
     texts it has decided (each with its true label)."""
     require_dataset("sms_spam")
-    from agileml.data import load_registry
+    from agileml.catalog import load_registry
     ds = load_registry("sms_spam")
     folder = tmp_path_factory.mktemp("workbench")
     base = folder / "sms_600.jsonl"
@@ -188,7 +188,7 @@ def test_bad_requests_to_the_curation_api_get_4xx_that_say_what_is_accepted(sms_
 def tag_service(tmp_path_factory):
     "A tag model trained on 800 Reuters stories, served by run id with a token of its own, and 6 stories it has decided."
     require_dataset("reuters21578")
-    from agileml.data import load_registry
+    from agileml.catalog import load_registry
     ds = load_registry("reuters21578")
     folder = tmp_path_factory.mktemp("workbench-tags")
     keep = {"earn", "acq", "crude", "trade", "money-fx", "interest", "grain", "wheat", "ship", "corn"}
