@@ -11,10 +11,9 @@ import yaml
 from .config import UserError
 
 # %% auto #0
-__all__ = ['KINDS', 'DIRECTIVE', 'SCRATCH', 'A', 'M', 'N', 'ML_TEST_SCORE', 'POINTS', 'Finding', 'Project', 'code_cells',
-           'directives', 'is_parameters', 'parse', 'check_dead_code', 'exported_modules', 'check_orphans', 'check_sync',
-           'names_read', 'library_names', 'check_configuration', 'check_glue', 'evidence_missing', 'is_named_test',
-           'scored', 'ml_test_score', 'audit']
+__all__ = ['KINDS', 'A', 'M', 'N', 'ML_TEST_SCORE', 'POINTS', 'Finding', 'Project', 'code_cells', 'directives', 'is_parameters',
+           'parse', 'check_dead_code', 'exported_modules', 'check_orphans', 'check_sync', 'names_read', 'library_names',
+           'check_configuration', 'check_glue', 'evidence_missing', 'is_named_test', 'scored', 'ml_test_score', 'audit']
 
 # %% ../nbs/11_audit.ipynb #d352f645
 KINDS = {"dead-experiment-code": "Dead experiment code", "orphan-module": "Orphan modules",
@@ -61,7 +60,7 @@ class Project:
         return [p for p in sorted(self.lib.rglob("*.py")) if p.name not in ("__init__.py", "_modidx.py") and "__pycache__" not in p.parts]
 
 # %% ../nbs/11_audit.ipynb #9390d992
-DIRECTIVE = re.compile(r"^#\|\s*([\w-]+)\s*(.*?)\s*$", re.M)
+_DIRECTIVE = re.compile(r"^#\|\s*([\w-]+)\s*(.*?)\s*$", re.M)
 
 def code_cells(nb: Path) -> list[dict]:
     "The code cells of a notebook, each with its source as one string."
@@ -70,7 +69,7 @@ def code_cells(nb: Path) -> list[dict]:
     return [{**c, "source": "".join(c["source"]) if isinstance(c["source"], list) else c["source"]}
             for c in cells if c.get("cell_type") == "code"]
 
-def directives(cell: dict) -> dict[str, str]: return dict(DIRECTIVE.findall(cell["source"]))
+def directives(cell: dict) -> dict[str, str]: return dict(_DIRECTIVE.findall(cell["source"]))
 
 def is_parameters(cell: dict) -> bool: return "parameters" in cell.get("metadata", {}).get("tags", [])
 
@@ -80,7 +79,7 @@ def parse(source: str):
     except SyntaxError: return None
 
 # %% ../nbs/11_audit.ipynb #dbc9148a
-SCRATCH = "scratch notebooks start with `_` and are git-ignored (nbs/_*.ipynb)"
+_SCRATCH = "scratch notebooks start with `_` and are git-ignored (nbs/_*.ipynb)"
 
 def _library_problems(cells: list[dict]) -> list[str]:
     "What stops a notebook in nbs/ from being a library notebook."
@@ -107,14 +106,14 @@ def check_dead_code(p: Project) -> list[Finding]:
         elif nb.parent == p.nbs and (why := _library_problems(cells)):
             out.append(Finding("dead-experiment-code", p.rel(nb), f"not a library notebook: {why[0]}; not an experiment either "
                                f"(those live in {p.rel(p.experiments)}/)", "move what is worth keeping into a library notebook and "
-                               f"delete it, or rename it `_{nb.name}`: {SCRATCH}"))
+                               f"delete it, or rename it `_{nb.name}`: {_SCRATCH}"))
         elif nb.parent == p.experiments and (why := _experiment_problems(nb, cells)):
             out.append(Finding("dead-experiment-code", p.rel(nb), "an experiment notebook CI does not run: " + "; ".join(why),
                                f"tag its parameters cell `parameters` and write its small CI parameters into {nb.stem}.smoke.yaml "
                                "(`agileml new experiment NAME` scaffolds both); or delete it"))
         elif nb.parent not in (p.nbs, p.experiments):
             out.append(Finding("dead-experiment-code", p.rel(nb), f"a notebook outside {p.rel(p.nbs)}/ and {p.rel(p.experiments)}/, "
-                               "which nbdev does not export and CI does not run", f"move it, or delete it; {SCRATCH}"))
+                               "which nbdev does not export and CI does not run", f"move it, or delete it; {_SCRATCH}"))
     return out
 
 # %% ../nbs/11_audit.ipynb #b275b864

@@ -10,9 +10,9 @@ import typer
 from .config import PROJECT_ENV, UserError, locate_project, parse_param_strings
 
 # %% auto #0
-__all__ = ['app', 'new_app', 'runs_app', 'decisions_app', 'feedback_app', 'run', 'train', 'params', 'new_experiment', 'runs',
-           'runs_show', 'runs_compare', 'reproduce', 'promote', 'rollback', 'champion', 'sweep', 'audit', 'serve',
-           'predict', 'decisions', 'decisions_show', 'decisions_stats', 'feedback_export', 'monitor', 'main']
+__all__ = ['app', 'run', 'train', 'params', 'new_experiment', 'runs', 'runs_show', 'runs_compare', 'reproduce', 'promote',
+           'rollback', 'champion', 'sweep', 'audit', 'serve', 'predict', 'decisions', 'decisions_show',
+           'decisions_stats', 'feedback_export', 'monitor', 'main']
 
 # %% ../nbs/07_cli.ipynb #3bd89784
 app = typer.Typer(help="agileml: text classification from research notebooks to production.",
@@ -86,10 +86,10 @@ def params(notebook: str = typer.Argument("train", help="experiment notebook: a 
     for r in [dict(name="name", type="type", default="default", accepted="accepts", help="help"), *rows]:
         typer.echo("  ".join(str(r[c]).ljust(w[c]) for c in w) + "  " + r["help"])
 
-new_app = typer.Typer(help="Scaffold new project files.", no_args_is_help=True)
-app.add_typer(new_app, name="new")
+_new_app = typer.Typer(help="Scaffold new project files.", no_args_is_help=True)
+app.add_typer(_new_app, name="new")
 
-@new_app.command("experiment")
+@_new_app.command("experiment")
 @_friendly
 def new_experiment(name: str = typer.Argument(..., help="the experiment's name: lower case letters, digits and _")):
     "A new experiment notebook and its smoke parameters in nbs/experiments, ready to run, audit and test."
@@ -117,10 +117,10 @@ def _or_not_recorded(value) -> str:
     return "not recorded" if value is None else str(value)
 
 # %% ../nbs/07_cli.ipynb #3f465322
-runs_app = typer.Typer(help="List, show and compare recorded runs.", no_args_is_help=False)
-app.add_typer(runs_app, name="runs")
+_runs_app = typer.Typer(help="List, show and compare recorded runs.", no_args_is_help=False)
+app.add_typer(_runs_app, name="runs")
 
-@runs_app.callback(invoke_without_command=True)
+@_runs_app.callback(invoke_without_command=True)
 @_friendly
 def runs(ctx: typer.Context,
          dataset: Optional[str] = typer.Option(None, help="only runs on this dataset"),
@@ -140,7 +140,7 @@ def runs(ctx: typer.Context,
     _emit(rows, as_json, _table(shown, cols))
 
 # %% ../nbs/07_cli.ipynb #27524f37
-@runs_app.command("show")
+@_runs_app.command("show")
 @_friendly
 def runs_show(run: str = typer.Argument(..., help="run id, or a unique start of one"),
               as_json: bool = typer.Option(False, "--json", help="print as JSON")):
@@ -153,7 +153,7 @@ def runs_show(run: str = typer.Argument(..., help="run id, or a unique start of 
         lines += [f"{section}:"] + [f"  {k} = {v}" for k, v in d[section].items()]
     _emit(d, as_json, "\n".join(lines))
 
-@runs_app.command("compare")
+@_runs_app.command("compare")
 @_friendly
 def runs_compare(run_a: str = typer.Argument(..., help="first run"), run_b: str = typer.Argument(..., help="second run"),
                  as_json: bool = typer.Option(False, "--json", help="print as JSON")):
@@ -332,10 +332,10 @@ def predict(source: str = typer.Argument(..., help="CSV, TSV, JSONL or Parquet f
     if output != "-": typer.echo(f"scored {n} rows into {output}", err=True)
 
 # %% ../nbs/07_cli.ipynb #10122559
-decisions_app = typer.Typer(help="The decision log: what the service suggested, and what curators did with it.")
-app.add_typer(decisions_app, name="decisions")
-feedback_app = typer.Typer(help="Curators' verdicts as training data.", no_args_is_help=True)
-app.add_typer(feedback_app, name="feedback")
+_decisions_app = typer.Typer(help="The decision log: what the service suggested, and what curators did with it.")
+app.add_typer(_decisions_app, name="decisions")
+_feedback_app = typer.Typer(help="Curators' verdicts as training data.", no_args_is_help=True)
+app.add_typer(_feedback_app, name="feedback")
 _LOG = typer.Option(None, "--decision-log", help="SQLAlchemy URL of the decision log (default: $AGILEML_DECISIONS_URL, "
                     "else decisions.db beside the tracking store)")
 _SINCE = typer.Option(None, help="only decisions since this ISO date/time (UTC) or age (30m, 12h, 7d)")
@@ -350,7 +350,7 @@ def _verdict(v: dict | None) -> str:
     if v is None: return "-"
     return " ".join(f"{sign}{t}" for sign, key in (("+", "accepted"), ("-", "rejected"), ("++", "added")) for t in v[key])
 
-@decisions_app.callback(invoke_without_command=True)
+@_decisions_app.callback(invoke_without_command=True)
 @_friendly
 def decisions(ctx: typer.Context, since: Optional[str] = _SINCE, model: Optional[str] = _MODEL,
               limit: int = typer.Option(50, help="at most this many, newest first"),
@@ -363,7 +363,7 @@ def decisions(ctx: typer.Context, since: Optional[str] = _SINCE, model: Optional
                   suggested=", ".join(r["suggested"]), curator=r["curator"] or "-", verdict=_verdict(r["verdict"])) for r in rows]
     _emit(rows, as_json, _table(shown, ["decision", "at", "model", "suggested", "curator", "verdict"]) if rows else "no decisions match")
 
-@decisions_app.command("show")
+@_decisions_app.command("show")
 @_friendly
 def decisions_show(decision_id: str = typer.Argument(..., help="the decision_id the service returned"),
                    as_json: bool = typer.Option(False, "--json", help="print as JSON"), decision_log: Optional[str] = _LOG,
@@ -389,7 +389,7 @@ def _decision_text(d: dict) -> str:
     lines += [f"curation: {_verdict(v)} by {v['curator']} at {v['at']}" for v in d["history"]] or ["curation: none yet"]
     return "\n".join(lines)
 
-@decisions_app.command("stats")
+@_decisions_app.command("stats")
 @_friendly
 def decisions_stats(model: Optional[str] = _MODEL, since: Optional[str] = _SINCE,
                     as_json: bool = typer.Option(False, "--json", help="print as JSON"), decision_log: Optional[str] = _LOG):
@@ -411,7 +411,7 @@ def _stats_text(m: dict) -> str:
     return (head + "\n" + _table(rows, ["label", "suggested", "curated", "accepted", "rejected", "added", "precision", "recall"])
             + (f"\nnew labels, not known to this model (curated decisions): {new}" if new else ""))
 
-@feedback_app.command("export")
+@_feedback_app.command("export")
 @_friendly
 def feedback_export(output: str = typer.Option(..., "-o", "--output", help="the JSONL dataset file to write"),
                     since: Optional[str] = _SINCE, model: Optional[str] = _MODEL, decision_log: Optional[str] = _LOG,
@@ -435,21 +435,12 @@ def monitor(thresholds: Optional[str] = typer.Option(None, help="YAML file of th
             decision_log: Optional[str] = _LOG, as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     """Is the model in production still good? Input and output drift, online quality, staleness, latency; recorded as a run
     of the `monitoring` experiment with an HTML report. Exit 0 ok, 1 alert, 2 could not run."""
-    from agileml.monitor import check, load_thresholds
+    from agileml.monitor import check, load_thresholds, report_text
     d = check(_log(decision_log), load_thresholds(thresholds, window), model, report)
-    _emit(d, as_json, _monitor_text(d) + f"\nrecorded as run {d['monitoring_run']} of the experiment monitoring (report.html)"
+    _emit(d, as_json, report_text(d) + f"\nrecorded as run {d['monitoring_run']} of the experiment monitoring (report.html)"
           + (f"; report: {report}" if report else ""))
     if d["status"] != "ok": raise typer.Exit(1)
 
-def _monitor_text(d: dict) -> str:
-    "The monitor's verdict for people: one line per signal, alerts marked."
-    lines = [f"model version {d['model_version']} (run {d['run_id']}), window {d['window']}: {d['decisions']} decisions, "
-             f"{d['texts']} texts logged -> {d['status'].upper()}" + (f": {'; '.join(d['alerts'])}" if d["alerts"] else "")]
-    for group, signals in d["signals"].items():
-        lines.append(f"{group}:")
-        lines += [f"  {'ALERT ' if s['alert'] else '      '}{s['name']}: {s['value']} (reference {s['reference']}, effect "
-                  f"{_cell(s['effect'])}) {s['note']}" for s in signals]
-    return "\n".join(lines)
 
 # %% ../nbs/07_cli.ipynb #b3ceb826
 def main():

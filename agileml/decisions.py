@@ -8,12 +8,12 @@ import collections, hashlib, itertools, json, logging, os, re, threading, time
 from datetime import datetime, timezone
 from pathlib import Path
 import sqlalchemy as sa
-from .config import UserError, closest, project_dir
+from .config import UserError, project_dir
 
 # %% auto #0
-__all__ = ['DECISIONS_ENV', 'METADATA', 'DECISIONS', 'VERDICTS', 'log', 'default_url', 'shown_url', 'open_log', 'decision_id',
-           'suggested_labels', 'decision_rows', 'insert_decisions', 'DecisionLog', 'UnknownDecision', 'VerdictError',
-           'model_labels', 'new_labels', 'check_verdict', 'add_verdict', 'get_decision', 'explanation', 'parse_since',
+__all__ = ['DECISIONS_ENV', 'METADATA', 'DECISIONS', 'VERDICTS', 'default_url', 'shown_url', 'open_log', 'decision_id',
+           'suggested_labels', 'decision_rows', 'insert_decisions', 'DecisionLog', 'UnknownDecision', 'model_labels',
+           'new_labels', 'decision_row', 'shown_verdict', 'get_decision', 'explanation', 'parse_since',
            'served_decisions', 'list_decisions', 'decision_stats', 'export_feedback']
 
 # %% ../nbs/12_decisions.ipynb #d1ca0ad8
@@ -95,7 +95,7 @@ def _exists(url: str) -> bool:
     finally: engine.dispose()
 
 # %% ../nbs/12_decisions.ipynb #e626a7bf
-log = logging.getLogger("agileml.decisions")
+_logger = logging.getLogger("agileml.decisions")
 
 def _sha256(text: str) -> str: return hashlib.sha256(text.encode()).hexdigest()
 
@@ -181,7 +181,7 @@ class DecisionLog:
         self.last_error = why
         if time.monotonic() - self._warned > 10:
             self._warned = time.monotonic()
-            log.warning("decision log %s: %d decision(s) dropped so far; last: %s", shown_url(self.url), self.dropped, why)
+            _logger.warning("decision log %s: %d decision(s) dropped so far; last: %s", shown_url(self.url), self.dropped, why)
 
     def _write_loop(self):
         while not (self._closing.is_set() and not self.pending):
@@ -230,15 +230,6 @@ class DecisionLog:
 class UnknownDecision(UserError):
     "No decision has this id."
 
-class VerdictError(UserError):
-    "A verdict that does not fit its decision."
-
-def _tag_list(value, name: str) -> list[str]:
-    if value is None: return []
-    if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
-        raise VerdictError(f'"{name}" must be a list of tags (non-blank strings)')
-    return list(dict.fromkeys(t.strip() for t in value))
-
 def model_labels(decision: dict) -> list[str]:
     "The labels (or tags) of the model that made `decision`: the classes it scored."
     return list(decision.get("scores") or {})
@@ -248,73 +239,13 @@ def new_labels(decision: dict, verdict: dict) -> list[str]:
     known = model_labels(decision)
     return [t for t in verdict["added"] if known and t not in known]
 
-def _model_name(decision: dict) -> str:
-    if decision.get("model_version"): return f"model version {decision['model_version']}"
-    return f"the model of run {decision['run_id']}" if decision.get("run_id") else "the model that made this decision"
-
-def _listed(names: list[str], most: int = 12) -> str:
-    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
-
-def _check_known(decision: dict, given: list[str], new: list[str]):
-    "Refuse a label the deciding model does not know unless it is declared `new`; refuse a `new` label it knows."
-    known, kind = model_labels(decision), "tag" if decision["task"] == "tags" else "label"
-    if not known: return
-    if old := [t for t in new if t in known]:
-        raise VerdictError(f"{old[0]!r} is a {kind} {_model_name(decision)} knows already: send it without \"new\"")
-    if stray := [t for t in new if t not in given]:
-        raise VerdictError(f"{stray[0]!r} is in \"new\" but not in the verdict: a new {kind} is sent as "
-                           + ("the label" if kind == "label" else "an added tag") + " and listed in \"new\"")
-    for word in given:
-        if word in known or word in new: continue
-        near = closest(word, known, 0.6)
-        hint = f"did you mean {near!r}?" if near else f"the closest is {closest(word, known, 0)!r} (its {kind}s: {_listed(known)})."
-        raise VerdictError(f"{word!r} is not a {kind} of {_model_name(decision)}; {hint} A {kind} the model does not know "
-                           f"yet is sent with \"new\": [{word!r}]")
-
-def check_verdict(decision: dict, label: str | None = None, accepted=None, rejected=None, added=None, new=None) -> dict:
-    """The verdict in its stored shape (label, accepted, rejected, added), or a `VerdictError` naming what does not fit.
-    `new` lists the labels or tags the curator means as new to the model; any other must be one the model knows."""
-    suggested, did, new = decision["suggested"], decision["id"], _tag_list(new, "new")
-    if decision["task"] == "label":
-        if accepted is not None or rejected is not None or added is not None:
-            raise VerdictError(f'decision {did} is single-label: send "label" (the right label), not accepted/rejected/added')
-        if not isinstance(label, str) or not label.strip():
-            raise VerdictError(f'decision {did} is single-label: send "label", the right label (it suggested {suggested[0]!r})')
-        right = label.strip()
-        _check_known(decision, [right], new)
-        ok = right == suggested[0]
-        return dict(label=right, accepted=suggested if ok else [], rejected=[] if ok else suggested, added=[] if ok else [right])
-    if label is not None: raise VerdictError(f'decision {did} suggests tags: send "accepted", "rejected" and "added", not "label"')
-    acc, rej, add = _tag_list(accepted, "accepted"), _tag_list(rejected, "rejected"), _tag_list(added, "added")
-    for name, tags in (("accepted", acc), ("rejected", rej)):
-        if stray := [t for t in tags if t not in suggested]:
-            raise VerdictError(f"{', '.join(map(repr, stray))} was not suggested for decision {did}, so it cannot be {name} "
-                               f"(suggested: {', '.join(suggested) or 'nothing'}); send tags the model missed as \"added\"")
-    if both := [t for t in acc if t in rej]: raise VerdictError(f"{', '.join(map(repr, both))} is both accepted and rejected")
-    if open_ := [t for t in suggested if t not in acc and t not in rej]:
-        raise VerdictError(f"say what happened to every suggested tag: {', '.join(map(repr, open_))} is neither accepted nor rejected")
-    if again := [t for t in add if t in suggested]:
-        raise VerdictError(f"{', '.join(map(repr, again))} was suggested: accept it rather than add it")
-    _check_known(decision, add, new)
-    return dict(label=None, accepted=acc, rejected=rej, added=add)
-
 # %% ../nbs/12_decisions.ipynb #af46ccca
-def _decision_row(con, decision_id: str) -> dict:
+def decision_row(con, decision_id: str) -> dict:
     row = con.execute(sa.select(DECISIONS).where(DECISIONS.c.id == decision_id)).mappings().first()
     if row is None: raise UnknownDecision(f"no decision has the id {decision_id!r} in the decision log")
     return dict(row)
 
-def add_verdict(engine: sa.Engine, decision_id: str, curator: str, label: str | None = None,
-                accepted=None, rejected=None, added=None, new=None) -> dict:
-    "Record a curator's verdict on a decision, after checking it fits; it replaces an earlier one, which stays in the history."
-    if not isinstance(curator, str) or not curator.strip(): raise VerdictError('"curator" must name who curated the decision')
-    with engine.begin() as con:
-        verdict = check_verdict(_decision_row(con, decision_id), label, accepted, rejected, added, new)
-        row = dict(decision_id=decision_id, at=time.time(), curator=curator.strip()[:200], **verdict)
-        con.execute(VERDICTS.insert(), row)
-    return _shown_verdict(row)
-
-def _shown_verdict(row) -> dict:
+def shown_verdict(row) -> dict:
     return dict(curator=row["curator"], at=_iso(row["at"]), label=row["label"], accepted=row["accepted"],
                 rejected=row["rejected"], added=row["added"])
 
@@ -323,9 +254,9 @@ def _iso(seconds: float) -> str: return datetime.fromtimestamp(seconds, timezone
 def get_decision(engine: sa.Engine, decision_id: str) -> dict:
     "A logged decision with its curation (the latest verdict) and every verdict given, oldest first."
     with engine.connect() as con:
-        d = _decision_row(con, decision_id)
+        d = decision_row(con, decision_id)
         verdicts = con.execute(sa.select(VERDICTS).where(VERDICTS.c.decision_id == decision_id).order_by(VERDICTS.c.id)).mappings().all()
-    history = [_shown_verdict(v) for v in verdicts]
+    history = [shown_verdict(v) for v in verdicts]
     return dict(decision_id=d["id"], at=_iso(d["at"]), model=dict(version=d["model_version"], run_id=d["run_id"]),
                 task=d["task"], text=d["text"], text_sha256=d["text_sha256"], suggested=d["suggested"], scores=d["scores"],
                 latency_ms=d["latency_ms"], curation=history[-1] if history else None, history=history)

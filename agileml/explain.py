@@ -8,22 +8,10 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.pipeline import FeatureUnion, Pipeline
 from .features import Word2VecVectorizer
-from .models import TagClassifier
+from .models import TagClassifier, linear_weights
 
 # %% auto #0
-__all__ = ['class_weights', 'explain', 'reasons']
-
-# %% ../nbs/08_explain.ipynb #3388f0ec
-def class_weights(clf) -> tuple[np.ndarray, np.ndarray]:
-    "The classes and, per class, the weight of every feature in that class's score (n_classes x n_features)."
-    if hasattr(clf, "feature_log_prob_"):          # naive Bayes: log-probabilities against the other classes' mean
-        lp = clf.feature_log_prob_
-        w = lp - (lp.sum(0, keepdims=True) - lp) / max(len(lp) - 1, 1)
-    elif hasattr(clf, "coef_"):
-        w = np.asarray(clf.coef_)
-        if w.shape[0] == 1: w = np.vstack([-w[0], w[0]])   # binary: one row scores the second class
-    else: raise TypeError(f"{type(clf).__name__} is not a linear classifier, so it cannot be explained by feature weights")
-    return clf.classes_, np.asarray(w, dtype=np.float64)
+__all__ = ['explain', 'reasons']
 
 # %% ../nbs/08_explain.ipynb #6cd2c12f
 def _contributions(part, text: str, w: np.ndarray) -> dict[str, float]:
@@ -51,7 +39,7 @@ def explain(pipeline: Pipeline, texts: list[str], top: int = 5) -> list[dict]:
     """For each text: the predicted label and the `top` features pushing towards it and against it; for a tag model,
     each suggested tag with its probability and its own features."""
     features, clf = pipeline.named_steps["features"], pipeline.named_steps["classifier"]
-    classes, W = class_weights(clf)
+    classes, W, _ = linear_weights(clf)
     if isinstance(clf, TagClassifier):
         probs = clf.predict_proba(pipeline[:-1].transform(texts))
         return [dict(tags=[dict(tag=str(classes[j]), probability=round(float(p[j]), 6), **_pushes(features, text, W[j], top))

@@ -20,7 +20,7 @@ from .config import Config, ConfigError, check_combinations
 from .features import TextColumn, make_features
 
 # %% auto #0
-__all__ = ['NBSVMClassifier', 'make_classifier', 'TagClassifier', 'build_pipeline', 'LinearTextScorer']
+__all__ = ['NBSVMClassifier', 'make_classifier', 'linear_weights', 'TagClassifier', 'build_pipeline', 'LinearTextScorer']
 
 # %% ../nbs/03_models.ipynb #d28bebe6
 class NBSVMClassifier(ClassifierMixin, BaseEstimator):
@@ -76,11 +76,17 @@ def make_classifier(model: str = "logreg", C: float = 1.0, seed: int = 0):
     return makers[model]()
 
 # %% ../nbs/03_models.ipynb #d390d4c4
-def _linear(clf) -> tuple[np.ndarray, float]:
-    "Weights and bias of a fitted binary linear classifier, whose decision score is `X @ w + b`."
-    if isinstance(clf, MultinomialNB):
-        return clf.feature_log_prob_[1] - clf.feature_log_prob_[0], clf.class_log_prior_[1] - clf.class_log_prior_[0]
-    return np.asarray(clf.coef_).ravel(), float(np.ravel(clf.intercept_)[0])
+def linear_weights(clf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A fitted linear classifier's classes and, per class, the weight of every feature and the bias of its score
+    (n_classes x n_features, and n_classes): a binary model's one row scores the second class, its negation the first."""
+    if hasattr(clf, "feature_log_prob_"):          # naive Bayes: log-probabilities against the other classes' mean
+        lp, prior, others = clf.feature_log_prob_, clf.class_log_prior_, max(len(clf.classes_) - 1, 1)
+        W, b = lp - (lp.sum(0, keepdims=True) - lp) / others, prior - (prior.sum() - prior) / others
+    elif hasattr(clf, "coef_"):
+        W, b = np.asarray(clf.coef_), np.ravel(clf.intercept_)
+        if W.shape[0] == 1: W, b = np.vstack([-W[0], W[0]]), np.array([-b[0], b[0]])
+    else: raise TypeError(f"{type(clf).__name__} is not a linear classifier, so it has no feature weights")
+    return clf.classes_, np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
 
 def _best_f1_threshold(p: np.ndarray, y: np.ndarray, prior: float = 10) -> float:
     """The probability threshold that maximises F1 of `p >= t` against `y`, pulled toward 0.5 with the weight of `prior`
@@ -109,7 +115,8 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
             if Y[:, j].all() or not Y[:, j].any(): b[j] = _constant_score(Y[:, j]); continue
             est = clone(self.estimator)
             if "class_weight" in est.get_params(): est.set_params(class_weight=self.class_weight)
-            W[j], b[j] = _linear(est.fit(X, Y[:, j]))
+            _, w, bias = linear_weights(est.fit(X, Y[:, j]))
+            W[j], b[j] = w[1], bias[1]
         return W, b
 
     def fit(self, X, y):

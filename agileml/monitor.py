@@ -13,8 +13,8 @@ from .config import UserError
 
 # %% auto #0
 __all__ = ['LEVELS', 'TOKEN', 'TOP_TOKENS', 'LIMIT', 'Thresholds', 'load_thresholds', 'psi', 'wilson', 'input_drift',
-           'output_drift', 'online_quality', 'staleness', 'latency', 'dependencies', 'monitor', 'report_html', 'check',
-           'record_check']
+           'output_drift', 'online_quality', 'staleness', 'latency', 'dependencies', 'monitor', 'report_text',
+           'report_html', 'check', 'record_check']
 
 # %% ../nbs/13_monitor.ipynb #6055371d
 @dataclass(frozen=True)
@@ -252,6 +252,16 @@ def monitor(engine, thresholds: Thresholds = Thresholds(), version: str | None =
 # %% ../nbs/13_monitor.ipynb #c0ed3d42
 LIMIT = {"oov_rate": "oov_increase", "text_length": "ks", "token_distribution": "psi", "predicted_labels": "psi",
          "top_score": "ks", "latency_p99_ms": "latency_factor"}      # the threshold each plotted effect is held against
+
+def report_text(d: dict) -> str:
+    "The monitor's verdict for a terminal: one line per signal, alerts marked."
+    lines = [f"model version {d['model_version']} (run {d['run_id']}), window {d['window']}: {d['decisions']} decisions, "
+             f"{d['texts']} texts logged -> {d['status'].upper()}" + (f": {'; '.join(d['alerts'])}" if d["alerts"] else "")]
+    for group, signals in d["signals"].items():
+        lines.append(f"{group}:")
+        lines += [f"  {'ALERT ' if s['alert'] else '      '}{s['name']}: {s['value']} (reference {s['reference']}, effect "
+                  f"{'-' if s['effect'] is None else format(s['effect'], '.4f')}) {s['note']}" for s in signals]
+    return "\n".join(lines)
 
 def report_html(d: dict) -> str:
     "A self-contained HTML page: verdict, a plot per signal over the window's slices, and the table of signals."

@@ -112,12 +112,16 @@ class LocalPool:
     def _warm_point(self, job: dict) -> dict:
         "The job run on this thread's warm kernel, started (again) when there is none alive."
         if self._stop.is_set(): return _cancelled()
-        kernel = getattr(self._local, "kernel", None)
-        if kernel is None or not kernel.alive():
-            kernel = self._local.kernel = WarmKernel(stopping=self._stop)
-            self._kernels.append(kernel)
-        try: return run_notebook(job["notebook"], job["params"], tags=job["tags"], kernel=kernel).to_dict()
+        try: return run_notebook(job["notebook"], job["params"], tags=job["tags"], kernel=self._kernel()).to_dict()
         except KeyboardInterrupt: return _cancelled()        # stopped while its kernel was reset: no run was started
+    def _kernel(self) -> WarmKernel:
+        "This thread's warm kernel; a dead one is closed, forgotten, and replaced by a new one."
+        kernel = getattr(self._local, "kernel", None)
+        if kernel is not None and kernel.alive(): return kernel
+        if kernel is not None: self._kernels.remove(kernel); kernel.close()
+        self._local.kernel = WarmKernel(stopping=self._stop)
+        self._kernels.append(self._local.kernel)
+        return self._local.kernel
     def completed(self, futures): return as_completed(futures)
     def stop(self):
         "Stop the points: no new one starts, and the running ones are interrupted, now and every second until the pool closes."
