@@ -15,8 +15,9 @@ __all__ = ['app', 'run', 'train', 'params', 'new_experiment', 'runs', 'runs_show
            'decisions_stats', 'feedback_export', 'monitor', 'main']
 
 # %% ../nbs/07_cli.ipynb #3bd89784
+_PLAIN = dict(rich_markup_mode=None)      # click's own help layout: a flag shows as a flag, not as `--json <bool>`
 app = typer.Typer(help="agileml: text classification from research notebooks to production.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, **_PLAIN)
 
 def _friendly(fn):
     "Run a command, turning the errors a person can fix into one message and exit status 2."
@@ -28,12 +29,23 @@ def _friendly(fn):
             raise typer.Exit(getattr(e, "exit_code", 2))
     return wrapper
 
+def _version(shown: bool):
+    if shown:
+        from importlib.metadata import version
+        typer.echo(f"agileml {version('agileml')} (mlflow {version('mlflow')}, scikit-learn {version('scikit-learn')})")
+        raise typer.Exit()
+
 @app.callback()
 @_friendly
-def _project(root: Optional[str] = typer.Option(None, "--root", help="the project folder (default: the nearest folder "
-                                                "at or above the current one with settings.ini; or $AGILEML_PROJECT)")):
+def _project(ctx: typer.Context,
+             root: Optional[str] = typer.Option(None, "--root", help="the project folder every command works on (default: the "
+                                                "nearest folder at or above the current one with settings.ini; or $AGILEML_PROJECT)"),
+             version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version and exit")):
     "Find the project every command works on, and say which when it is not the folder you stand in."
-    if root: os.environ[PROJECT_ENV] = root
+    if root:
+        before = os.environ.get(PROJECT_ENV)
+        os.environ[PROJECT_ENV] = root
+        ctx.call_on_close(lambda: os.environ.pop(PROJECT_ENV) if before is None else os.environ.update({PROJECT_ENV: before}))
     where, how = locate_project()
     if how != "current folder": typer.echo(f"agileml: working on the project in {where} ({how}), not the current folder", err=True)
 
@@ -41,10 +53,7 @@ def _project(root: Optional[str] = typer.Option(None, "--root", help="the projec
 def _print_result(result, as_json: bool):
     "A run's id, status, metrics and executed notebook, for people or as JSON."
     if as_json: typer.echo(json.dumps(result.to_dict(), indent=2)); return
-    typer.echo(f"run {result.run_id} {result.status}")
-    if result.error: typer.echo(f"error: {result.error}")
-    typer.echo(f"executed notebook: {_or_not_recorded(result.notebook)}")
-    for k, v in result.metrics.items(): typer.echo(f"  {k:<12} {v:.4f}")
+    typer.echo(result.report())
 
 # %% ../nbs/07_cli.ipynb #72b2b9d9
 def _run(notebook: str, param: list[str], params_file: str | None, as_json: bool):
@@ -86,7 +95,7 @@ def params(notebook: str = typer.Argument("train", help="experiment notebook: a 
     for r in [dict(name="name", type="type", default="default", accepted="accepts", help="help"), *rows]:
         typer.echo("  ".join(str(r[c]).ljust(w[c]) for c in w) + "  " + r["help"])
 
-_new_app = typer.Typer(help="Scaffold new project files.", no_args_is_help=True)
+_new_app = typer.Typer(help="Scaffold new project files.", no_args_is_help=True, **_PLAIN)
 app.add_typer(_new_app, name="new")
 
 @_new_app.command("experiment")
@@ -117,7 +126,7 @@ def _or_not_recorded(value) -> str:
     return "not recorded" if value is None else str(value)
 
 # %% ../nbs/07_cli.ipynb #3f465322
-_runs_app = typer.Typer(help="List, show and compare recorded runs.", no_args_is_help=False)
+_runs_app = typer.Typer(help="List, show and compare recorded runs.", no_args_is_help=False, **_PLAIN)
 app.add_typer(_runs_app, name="runs")
 
 @_runs_app.callback(invoke_without_command=True)
@@ -188,7 +197,7 @@ def reproduce(run: str = typer.Argument(..., help="the run to reproduce"),
 @_friendly
 def promote(run: str = typer.Argument(..., help="the run whose model to promote"),
             metric: str = typer.Option("macro_f1", help="the metric the run must beat the champion on"),
-            min_gain: float = typer.Option(0.0, help="by at least this much"),
+            min_gain: float = typer.Option(0.0, help="it must beat the champion by more than this (a tie is refused)"),
             force: bool = typer.Option(False, "--force", help="skip the gate (needs --reason)"),
             reason: str = typer.Option("", help="why the gate is skipped; recorded on the model version"),
             as_json: bool = typer.Option(False, "--json", help="print as JSON")):
@@ -277,11 +286,10 @@ def _audit_text(d: dict) -> str:
 
 @app.command()
 @_friendly
-def audit(root: Optional[str] = typer.Option(None, help="the project folder to audit (default: this checkout)"),
-          as_json: bool = typer.Option(False, "--json", help="print findings and the ML Test Score as JSON")):
+def audit(as_json: bool = typer.Option(False, "--json", help="print findings and the ML Test Score as JSON")):
     "Technical-debt audit: dead experiment code, orphan modules, unclean or out-of-sync notebooks, configuration debt, glue."
     from agileml.audit import audit as run_audit
-    d = run_audit(root)
+    d = run_audit()
     _emit(d, as_json, _audit_text(d))
     if d["findings"]: raise typer.Exit(1)
 
@@ -332,9 +340,9 @@ def predict(source: str = typer.Argument(..., help="CSV, TSV, JSONL or Parquet f
     if output != "-": typer.echo(f"scored {n} rows into {output}", err=True)
 
 # %% ../nbs/07_cli.ipynb #10122559
-_decisions_app = typer.Typer(help="The decision log: what the service suggested, and what curators did with it.")
+_decisions_app = typer.Typer(help="The decision log: what the service suggested, and what curators did with it.", **_PLAIN)
 app.add_typer(_decisions_app, name="decisions")
-_feedback_app = typer.Typer(help="Curators' verdicts as training data.", no_args_is_help=True)
+_feedback_app = typer.Typer(help="Curators' verdicts as training data.", no_args_is_help=True, **_PLAIN)
 app.add_typer(_feedback_app, name="feedback")
 _LOG = typer.Option(None, "--decision-log", help="SQLAlchemy URL of the decision log (default: $AGILEML_DECISIONS_URL, "
                     "else decisions.db beside the tracking store)")

@@ -141,8 +141,9 @@ def comparison_failures(run, champ_run, metric: str = "macro_f1", min_gain: floa
         return ["it was tested on other rows than the champion (a different test split: check seed and test_size)"]
     new, old = run.data.metrics.get(metric), champ_run.data.metrics.get(metric)
     if new is None or old is None: return [f"{metric} is missing: the run has {new}, the champion {old}"]
-    if new < old + min_gain:
-        return [f"{metric} {new:.4f} does not beat the champion's {old:.4f} by at least {min_gain} (gain {new - old:+.4f})"]
+    if new <= old + min_gain:      # a tie is no reason to change what customers see
+        more = f"by more than {min_gain}" if min_gain else "(a tie is not promoted)"
+        return [f"{metric} {new:.4f} does not beat the champion's {old:.4f} {more}: gain {new - old:+.4f}"]
     return []
 
 # %% ../nbs/05d_registry.ipynb #f3ada70b
@@ -172,6 +173,9 @@ def promote(run_id: str, metric: str = "macro_f1", min_gain: float = 0.0, force:
     c = client()
     run, champ = get_run(run_id, c), champion_version(c)
     if champ and champ.run_id == run.info.run_id: raise UserError(f"run {run.info.run_id} is the champion already (version {champ.version})")
+    if champ and run.data.tags.get("agileml.model_sha256") == c.get_run(champ.run_id).data.tags.get("agileml.model_sha256"):
+        raise UserError(f"run {run.info.run_id} holds the champion's own model (the same model file as version {champ.version}, "
+                        f"run {champ.run_id}): promoting it would change nothing")
     broken = integrity_failures(run) + baseline_failures(run, metric)
     if broken: raise PromotionRefused(f"run {run.info.run_id} cannot be promoted, even with --force: " + "; ".join(broken))
     fails = comparison_failures(run, c.get_run(champ.run_id) if champ else None, metric, min_gain)

@@ -15,8 +15,8 @@ from .catalog import REGISTRY, data_home, dataset_from
 from .data import sha256_file
 
 # %% auto #0
-__all__ = ['KERNEL_ARGS', 'PRELOAD', 'WARM_ENGINE', 'parameter_table', 'read_params_file', 'check_data', 'validate', 'RunResult',
-           'sigterm_as_interrupt', 'KernelError', 'WarmKernel', 'start_run', 'kernel_env', 'run_notebook',
+__all__ = ['REPORTED', 'KERNEL_ARGS', 'PRELOAD', 'WARM_ENGINE', 'parameter_table', 'read_params_file', 'check_data', 'validate',
+           'RunResult', 'sigterm_as_interrupt', 'KernelError', 'WarmKernel', 'start_run', 'kernel_env', 'run_notebook',
            'new_experiment', 'reproduce']
 
 # %% ../nbs/06_runner.ipynb #0411bfbc
@@ -72,8 +72,46 @@ class RunResult:
     notebook: str = ""                # where the executed notebook is stored
     html: str = ""                    # its HTML rendering
     error: str = ""                   # what failed, for a FAILED run
+    params: dict = field(default_factory=dict)    # the parameters it ran with
+    dataset: str = ""                 # the data it trained on, by name
+    ui: str = ""                      # the run in MLflow's UI
 
     def to_dict(self) -> dict: return asdict(self)
+
+    def report(self) -> str:
+        "What a person wants at the end of a run, aligned: the data, the model, its held-out scores beside the non-ML baseline's, where to look, what to do next."
+        m, p = self.metrics, self.params
+        lines = [f"run {self.run_id} {self.status}"] + ([f"error: {self.error}"] if self.error else [])
+        if "train_rows" in m:
+            task = "tags (multi-label)" if "micro_f1" in m else "single-label"
+            lines.append(_labelled("data", f"{self.dataset or p.get('dataset', '?')}, {task}: {int(m['train_rows'])} rows to "
+                                           f"train, {int(m.get('test_rows', 0))} held out to test"))
+        if "features" in p:
+            fitted = f" (fitted in {m['fit_seconds']:.2f} s)" if "fit_seconds" in m else ""
+            lines.append(_labelled("model", f"{p['features']} features, {p.get('model', '?')} classifier{fitted}"))
+        lines += _score_table(m)
+        lines.append(_labelled("executed notebook", self.notebook or "not recorded"))
+        if self.ui: lines.append(_labelled("MLflow UI", f"{self.ui}  (make ui serves it)"))
+        if self.status == "FINISHED" and "train_rows" in m:
+            lines.append(_labelled("next", f"agileml promote {self.run_id}   then   agileml serve"))
+        return "\n".join(lines)
+
+REPORTED = ("accuracy", "macro_f1", "mcc", "micro_f1", "samples_f1")    # the scores the report sets beside the baseline's
+
+def _score_table(m: dict) -> list[str]:
+    "Held-out scores, the non-ML baseline's and the lift, one aligned row a score; then the run's other numbers."
+    shown = [k for k in REPORTED if k in m]
+    rows = [("", "model", "baseline", "lift")] + [(k, f"{m[k]:.4f}", _four(m.get(f"baseline_{k}")), _four(m.get(f"lift_{k}"), "+"))
+                                                  for k in shown]
+    width = [max(len(r[i]) for r in rows) for i in range(4)]
+    table = [f"{r[0]:<{width[0]}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(r[1:], width[1:])) for r in rows] if shown else []
+    counted = set(shown) | {f"{p}_{k}" for p in ("baseline", "lift") for k in shown} | {"train_rows", "test_rows", "fit_seconds"}
+    other = [f"{k} {_four(v)}" for k, v in m.items() if k not in counted]
+    return ([""] + table if table else []) + ([_labelled("also", ", ".join(other))] if other else []) + ([""] if table else [])
+
+def _labelled(label: str, value: str) -> str: return f"{label + ':':<19}{value}"
+
+def _four(v, sign: str = "") -> str: return "-" if v is None else f"{v:{sign}.4f}"
 
 # %% ../nbs/06_runner.ipynb #fd8399ee
 _exporters = threading.local()     # one per thread: a sweep's workers render at the same time
@@ -325,8 +363,10 @@ def _mark_failed(client, run_id: str, error: str):
 def _result(client, run_id: str, error: str = "") -> RunResult:
     "A `RunResult` read back from the tracking store; local artifact paths are given as paths."
     from agileml.registry import notebook_artifacts
+    from agileml.tracking import ui_url
     run = client.get_run(run_id)
-    return RunResult(run_id, run.info.status, dict(sorted(run.data.metrics.items())), *notebook_artifacts(run), error)
+    return RunResult(run_id, run.info.status, dict(sorted(run.data.metrics.items())), *notebook_artifacts(run), error,
+                     dict(run.data.params), run.data.tags.get("agileml.dataset", ""), ui_url(client, run))
 
 # %% ../nbs/06_runner.ipynb #912d1b08
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

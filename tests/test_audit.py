@@ -18,7 +18,7 @@ def project(tmp_path):
 
 
 def audit_json(root, check):
-    return json.loads(cli("audit", "--root", str(root), "--json", check=check).stdout)
+    return json.loads(cli("--root", str(root), "audit", "--json", check=check).stdout)
 
 
 def edit_notebook(path, change):
@@ -123,7 +123,7 @@ def test_scratch_notebooks_are_allowed_only_when_ignored(project):
 
 def test_findings_for_people_say_where_what_and_how_to_fix(project):
     deleted_notebook(project)
-    out = cli("audit", "--root", str(project), check=1).stdout
+    out = cli("--root", str(project), "audit", check=1).stdout
     assert "Orphan modules:\n  agileml/explain.py: no notebook exports this module" in out and "fix: delete it" in out
 
 
@@ -149,5 +149,5 @@ def test_missing_evidence_scores_nothing(project):
 
 def test_a_notebook_that_is_not_json_is_one_message(project):
     (project / "nbs/broken.ipynb").write_text("{ not json")
-    out = cli("audit", "--root", str(project), check=2)
+    out = cli("--root", str(project), "audit", check=2)
     assert "nbs/broken.ipynb is not a readable notebook" in out.stderr and "Traceback" not in out.stderr

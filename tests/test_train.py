@@ -2,9 +2,10 @@
 import json, os
 from concurrent.futures import ThreadPoolExecutor
 import nbformat
+from agileml.runner import RunResult
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import ROOT, agileml, module_store, require_dataset, runs, train_json, train_warm, warm_kernel
+from conftest import ROOT, agileml, cli, module_store, require_dataset, runs, train_json, train_warm, warm_kernel
 from agileml.catalog import load_registry
 from agileml.data import sha256_file
 SCORES = ("accuracy", "macro_f1", "mcc")        # what a single-label run is scored by
@@ -67,6 +68,9 @@ def test_default_run_works_offline_and_records_everything(sms_tfidf_runs):
             "evaluation/confusion_matrix.png", "evaluation/per_class_report.json"} <= files
     executed = nbformat.read(result["notebook"], as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    said = RunResult(**result).report()            # what `make run` prints for it
+    assert f"sms_spam, single-label: {int(result['metrics']['train_rows'])} rows to train" in said
+    assert f"next:              agileml promote {result['run_id']}   then   agileml serve" in said and ".0000 " not in said
 
 
 def test_a_failing_notebook_is_recorded_failed_with_its_notebook_and_no_model(store):
@@ -132,3 +136,14 @@ def test_word2vec_runs_are_recorded_and_learn(store):
     recorded = {r.info.run_id: r for r in runs(store)}
     assert recorded[both["run_id"]].data.params["features"] == "tfidf+word2vec"
     assert all(r.info.status == "FINISHED" for r in recorded.values()) and len(recorded) == 2
+
+
+def test_the_command_shows_flags_as_flags_says_its_version_and_has_one_root(tmp_path):
+    from importlib.metadata import version
+    assert cli("--version", check=0).stdout.startswith(f"agileml {version('agileml')} (mlflow ")
+    helped = cli("train", "--help", check=0).stdout
+    assert "  --json " in helped and "<bool>" not in helped
+    assert "--root" not in cli("audit", "--help", check=0).stdout          # one --root: the command's, before the subcommand
+    before = os.environ.get("AGILEML_PROJECT")
+    assert "no findings" in cli("--root", str(ROOT), "audit", check=0).stdout
+    assert os.environ.get("AGILEML_PROJECT") == before                    # --root lasts as long as its command
