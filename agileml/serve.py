@@ -18,6 +18,7 @@ import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from pydantic import Field, StringConstraints, create_model
 from .config import NOT_BLANK, UserError, coerce
 from .decisions import DecisionLog, shown_url, suggested_labels
@@ -339,8 +340,10 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         await coalescer.stop()
         if decisions: await asyncio.get_running_loop().run_in_executor(None, decisions.close)
 
-    app = FastAPI(title="agileml", lifespan=lifespan, description="Text classification with explanations. Every "
-                  "prediction is logged as a decision with an id; curators send their verdicts to /v1/feedback.")
+    # FastAPIOffline: /docs with Swagger UI's files served from the installed package, not a CDN. No /redoc: ReDoc's bundle
+    # loads its logo from Redocly's CDN (tests/test_workbench.py found it), and /docs shows the same schema
+    app = FastAPIOffline(title="agileml", lifespan=lifespan, redoc_url=None, description="Text classification with explanations. Every "
+                         "prediction is logged as a decision with an id; curators judge it on /curate or send verdicts to /v1/feedback.")
     app.state.holder, app.state.decisions = holder, decisions
     _limits(app, s)
     _routes(app, s, holder, coalescer, _request_model(s), decisions, metrics)

@@ -210,16 +210,27 @@ def require_chromium():
         pytest.skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
 
 
-@pytest.fixture
-def browser():
-    "A headless Chromium driven through chromedriver, quit when the test ends."
+@contextmanager
+def chromium(*extra_args):
+    "A headless Chromium driven through chromedriver, quit when the block ends."
     require_chromium()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,2400"):
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,2400", *extra_args):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try: yield driver
     finally: driver.quit()
+
+
+@pytest.fixture
+def browser():
+    with chromium() as driver: yield driver
+
+
+@pytest.fixture
+def offline_browser():
+    "Chromium that can reach this machine only: every other host name fails to resolve, as on a machine with no network."
+    with chromium("--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1") as driver: yield driver

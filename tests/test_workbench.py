@@ -234,3 +234,14 @@ def test_tags_are_kept_rejected_and_added_by_keyboard(tag_service, browser):
         c = HTTP.get(f"{url}/v1/decisions/{decision_id}", headers=headers).json()["curation"]
         assert (c["accepted"], c["rejected"], c["added"], c["curator"]) == (accepted, rejected, added, "ben")
     assert other_hosts(browser, url) == []
+
+
+def test_the_api_docs_render_with_no_other_host_reachable(sms_service, offline_browser):
+    url, page = sms_service["url"], offline_browser
+    page.get(f"{url}/docs")
+    wait_for(lambda: page.execute_script("return document.querySelectorAll('.opblock').length") >= 10, 30,
+             "Swagger UI listing the operations")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.save_screenshot(str(ARTIFACTS / "docs.png"))
+    assert "/v1/predict" in page.find_element("tag name", "body").text and other_hosts(page, url) == []
+    assert HTTP.get(f"{url}/redoc").status_code == 404         # ReDoc's bundle fetches its logo from a CDN: not served
