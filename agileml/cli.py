@@ -442,12 +442,12 @@ def monitor(thresholds: Optional[str] = typer.Option(None, help="YAML file of th
             report: Optional[str] = typer.Option(None, help="also write the HTML report to this file"),
             decision_log: Optional[str] = _LOG, as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     """Is the model in production still good? Input and output drift, online quality, staleness, latency; recorded as a run
-    of the `monitoring` experiment with an HTML report. Exit 0 ok, 1 alert, 2 could not run."""
-    from agileml.monitor import check, load_thresholds, report_text
+    of the `monitoring` experiment with an HTML report. Exit 0 ok, 1 alert, 2 could not run, 3 too few decisions to judge."""
+    from agileml.monitor import EXIT_CODES, check, load_thresholds, report_text
     d = check(_log(decision_log), load_thresholds(thresholds, window), model, report)
     _emit(d, as_json, report_text(d) + f"\nrecorded as run {d['monitoring_run']} of the experiment monitoring (report.html)"
           + (f"; report: {report}" if report else ""))
-    if d["status"] != "ok": raise typer.Exit(1)
+    raise typer.Exit(EXIT_CODES[d["status"]])
 
 
 # %% ../nbs/07_cli.ipynb #b3ceb826

@@ -12,9 +12,9 @@ import numpy as np
 from .config import UserError
 
 # %% auto #0
-__all__ = ['LEVELS', 'TOKEN', 'TOP_TOKENS', 'LIMIT', 'Thresholds', 'load_thresholds', 'psi', 'wilson', 'input_drift',
-           'output_drift', 'online_quality', 'staleness', 'latency', 'dependencies', 'monitor', 'report_text',
-           'report_html', 'check', 'record_check']
+__all__ = ['LEVELS', 'TOKEN', 'TOP_TOKENS', 'NOT_ENOUGH', 'EXIT_CODES', 'LIMIT', 'Thresholds', 'load_thresholds', 'psi', 'wilson',
+           'input_drift', 'output_drift', 'online_quality', 'staleness', 'latency', 'dependencies', 'monitor',
+           'report_text', 'report_html', 'check', 'record_check']
 
 # %% ../nbs/13_monitor.ipynb #6055371d
 @dataclass(frozen=True)
@@ -226,6 +226,17 @@ def _model_version(c, version: str | None):
         raise UserError(f"there is no model version {version!r} of the registered model {MODEL_NAME}: "
                         "`agileml champion` shows the one in production") from None
 
+NOT_ENOUGH = "not enough data"
+EXIT_CODES = {"ok": 0, "alert": 1, NOT_ENOUGH: 3}     # what `agileml monitor` exits with (2: it could not run)
+
+def _headline(status: str, alerts: list[str], n: int, t: Thresholds) -> str:
+    "The verdict in one line: an alert names what; a window too small to judge says so rather than OK."
+    if status == "alert": return f"ALERT: {'; '.join(alerts)}"
+    if status == NOT_ENOUGH:
+        return (f"NOT ENOUGH DATA: {n} decision{'s' * (n != 1)} in the window, under min_texts {t.min_texts}: drift and online "
+                "quality cannot be judged yet (staleness, latency and dependencies were checked: no alert)")
+    return f"OK: no alert on {n} decisions"
+
 def monitor(engine, thresholds: Thresholds = Thresholds(), version: str | None = None, slices: int = 6) -> dict:
     """Every signal for model `version` (default: the champion) over the thresholds' window, status 'ok' or 'alert';
     and the drift and latency signals in `slices` equal parts of the window, for the report."""
@@ -245,7 +256,8 @@ def monitor(engine, thresholds: Thresholds = Thresholds(), version: str | None =
     edges = np.linspace(parse_since(thresholds.window, option="--window"), time.time(), slices + 1)
     series = [dict(end=float(hi), decisions=len(part), signals=_drift_and_latency(ref, _window(part), thresholds))
               for lo, hi in zip(edges[:-1], edges[1:]) for part in [[r for r in rows if lo <= r.at <= hi]]]
-    return dict(status="alert" if alerts else "ok", alerts=alerts, model_version=str(mv.version), run_id=mv.run_id,
+    status = "alert" if alerts else NOT_ENOUGH if win["n"] < thresholds.min_texts else "ok"
+    return dict(status=status, headline=_headline(status, alerts, win["n"], thresholds), alerts=alerts, model_version=str(mv.version), run_id=mv.run_id,
                 window=thresholds.window, decisions=win["n"], texts=len(win["texts"]), signals=signals,
                 thresholds=asdict(thresholds), series=series)
 
@@ -255,8 +267,8 @@ LIMIT = {"oov_rate": "oov_increase", "text_length": "ks", "token_distribution": 
 
 def report_text(d: dict) -> str:
     "The monitor's verdict for a terminal: one line per signal, alerts marked."
-    lines = [f"model version {d['model_version']} (run {d['run_id']}), window {d['window']}: {d['decisions']} decisions, "
-             f"{d['texts']} texts logged -> {d['status'].upper()}" + (f": {'; '.join(d['alerts'])}" if d["alerts"] else "")]
+    lines = [d["headline"], f"model version {d['model_version']} (run {d['run_id']}), window {d['window']}: {d['decisions']} "
+                            f"decisions, {d['texts']} texts logged"]
     for group, signals in d["signals"].items():
         lines.append(f"{group}:")
         lines += [f"  {'ALERT ' if s['alert'] else '      '}{s['name']}: {s['value']} (reference {s['reference']}, effect "
@@ -269,25 +281,29 @@ def report_html(d: dict) -> str:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    names = [s["name"] for ss in d["signals"].values() for s in ss]      # every slice's signals are among the window's
-    fig, axes = plt.subplots(len(names), 1, figsize=(7, 1.9 * len(names)), squeeze=False)
     when = lambda x: time.strftime("%m-%d %H:%M", time.gmtime(x))
-    for ax, name in zip(axes[:, 0], names):
-        points = [(p["end"], s["effect"]) for p in d["series"] for ss in p["signals"].values() for s in ss
+    plotted = {}                   # signal -> its effect per slice of the window; signals with no number anywhere get no panel
+    for name in [s["name"] for ss in d["signals"].values() for s in ss]:
+        points = [(when(p["end"]), s["effect"]) for p in d["series"] for ss in p["signals"].values() for s in ss
                   if s["name"] == name and s["effect"] is not None]
-        now = [s["effect"] for ss in d["signals"].values() for s in ss if s["name"] == name and s["effect"] is not None]
-        if points: ax.plot([when(x) for x, _ in points], [y for _, y in points], marker="o")
-        elif now: ax.bar(["whole window"], now)
-        if name in LIMIT: ax.axhline(d["thresholds"][LIMIT[name]], linestyle="--", color="red")
-        ax.set_title(name, fontsize=9); ax.tick_params(labelsize=7)
+        whole = [("whole window", s["effect"]) for ss in d["signals"].values() for s in ss if s["name"] == name and s["effect"] is not None]
+        if points or whole: plotted[name] = points or whole
+    fig, axes = plt.subplots(max(len(plotted), 1), 1, figsize=(7, 2.2 * max(len(plotted), 1)), squeeze=False)
+    for ax, (name, points) in zip(axes[:, 0], plotted.items()):
+        ax.plot([x for x, _ in points], [y for _, y in points], marker="o", label=name)
+        if name in LIMIT: ax.axhline(d["thresholds"][LIMIT[name]], linestyle="--", color="red", label=f"alert above ({LIMIT[name]})")
+        ax.set_title(name, fontsize=9); ax.tick_params(labelsize=7); ax.legend(fontsize=7, loc="upper left")
+        ax.set_xlabel("end of the slice (UTC)" if len(points) > 1 or points[0][0] != "whole window" else "", fontsize=7)
+        ax.set_ylabel("effect", fontsize=7)
+    if not plotted: axes[0, 0].set_axis_off(); axes[0, 0].text(0.5, 0.5, "no signal has a number in this window", ha="center")
     fig.tight_layout()
     png = io.BytesIO(); fig.savefig(png, format="png", dpi=90); plt.close(fig)
     rows = "".join(f"<tr><td>{html.escape(g)}</td><td>{html.escape(s['name'])}</td><td>{'ALERT' if s['alert'] else 'ok'}</td>"
                    f"<td>{html.escape(str(s['value']))}</td><td>{html.escape(str(s['reference']))}</td><td>{s['effect']}</td>"
                    f"<td>{html.escape(s['note'])}</td></tr>" for g, ss in d["signals"].items() for s in ss)
     return (f"<!doctype html><meta charset='utf-8'><title>agileml monitor: {d['status']}</title>"
-            f"<h1>Model version {d['model_version']}: {d['status'].upper()}</h1><p>run {d['run_id']}, window {html.escape(d['window'])}, "
-            f"{d['decisions']} decisions, {d['texts']} texts logged</p><p>{html.escape('; '.join(d['alerts']) or 'no alerts')}</p>"
+            f"<h1>Model version {d['model_version']}: {html.escape(d['headline'])}</h1><p>run {d['run_id']}, window "
+            f"{html.escape(d['window'])}, {d['decisions']} decisions, {d['texts']} texts logged</p>"
             f"<img alt='signals over the window' src='data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}'>"
             "<table border='1' cellpadding='3'><tr><th>group</th><th>signal</th><th>status</th><th>value</th><th>reference</th>"
             f"<th>effect</th><th>note</th></tr>{rows}</table>")

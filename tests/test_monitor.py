@@ -95,6 +95,14 @@ def test_curators_rejecting_40_percent_of_spam_is_an_online_quality_alert(produc
     assert spam_quality["value"] == 0.6 and spam_quality["reference"] > 0.9
 
 
+def test_a_window_too_small_to_judge_says_so_and_exits_3(production):
+    since = now()
+    served(production["url"], production["split"].X_test[:5])
+    d = monitored("--window", since, check=3)
+    assert d["status"] == "not enough data" and d["headline"].startswith("NOT ENOUGH DATA: 5 decisions in the window, under min_texts 200")
+    assert cli("monitor", "--window", since, check=3).stdout.startswith("NOT ENOUGH DATA")
+
+
 def test_a_latency_above_the_baseline_is_an_alert(production, tmp_path):
     "The service's logged latency against a baseline set below it (the benchmark's is 25 ms; loopback answers take ~1 ms)."
     since = now()
