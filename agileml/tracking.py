@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_tracking.ipynb #8eb13da1
 from __future__ import annotations
-import fcntl, os, platform, socket, subprocess, threading, time
+import fcntl, os, platform, shutil, socket, sqlite3, subprocess, tempfile, threading, time
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -14,9 +14,9 @@ if TYPE_CHECKING: from mlflow.tracking import MlflowClient     # MLflow is impor
 
 # %% auto #0
 __all__ = ['EXPERIMENT', 'MODEL_DIR', 'NOTEBOOK_DIR', 'EXPERIMENT_TAGS', 'KEY_PACKAGES', 'HEARTBEAT_SECONDS',
-           'LOST_AFTER_SECONDS', 'SCORES', 'LOST', 'tracking_uri', 'client', 'experiment_id', 'code_version',
-           'package_versions', 'provenance_tags', 'owner_tags', 'owner_alive', 'keep_alive', 'run_scores', 'all_runs',
-           'get_run', 'mark_lost_runs', 'artifact_path', 'ui_url']
+           'LOST_AFTER_SECONDS', 'SCORES', 'LOST', 'tracking_uri', 'store_template', 'client', 'experiment_id',
+           'code_version', 'package_versions', 'provenance_tags', 'owner_tags', 'owner_alive', 'keep_alive',
+           'run_scores', 'all_runs', 'get_run', 'mark_lost_runs', 'artifact_path', 'ui_url']
 
 # %% ../nbs/05_tracking.ipynb #f7cee3fc
 EXPERIMENT = "agileml"
@@ -51,12 +51,31 @@ def _store_lock(uri: str):
         try: yield
         finally: fcntl.flock(f, fcntl.LOCK_UN)
 
+def store_template() -> Path:
+    """An empty SQLite store at this MLflow version's schema, made once per machine and MLflow version (in ~/.cache/agileml):
+    MLflow makes a new store by running every schema migration since its first release, about 6 s (BENCHMARKS.md)."""
+    import mlflow
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "agileml"
+    path = folder / f"mlflow-{mlflow.__version__}-empty-store.db"
+    if path.is_file(): return path
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp, _quiet("mlflow.store.db.utils", "alembic"):
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+        db = Path(tmp) / "store.db"
+        SqlAlchemyStore(f"sqlite:///{db}", (Path(tmp) / "artifacts").as_uri()).engine.dispose()
+        with sqlite3.connect(db) as con: con.execute("DELETE FROM experiments")     # a store's default experiment names its own folder:
+        con.close()                                                                   # MLflow makes it anew as it opens each copy
+        os.replace(db, path)            # whole or not at all: two processes building it at once both leave a good one
+    return path
+
 def client(uri: str | None = None) -> MlflowClient:
-    "A client of the tracking store (`tracking_uri()` by default); a new SQLite store is created on first use, one process at a time."
+    "A client of the tracking store (`tracking_uri()` by default); a new SQLite store starts as a copy of `store_template()`."
     from mlflow.tracking import MlflowClient
     uri = uri or tracking_uri()
     if uri in _opened_stores: return MlflowClient(uri)
     with _store_lock(uri), _quiet("mlflow.store.db.utils", "alembic"):   # MlflowClient opens the store as it is made
+        if uri.startswith("sqlite:///") and not (db := Path(uri.removeprefix("sqlite:///"))).exists():
+            shutil.copyfile(store_template(), db)
         c = MlflowClient(uri)
         c.search_experiments(max_results=1)
     _opened_stores.add(uri)

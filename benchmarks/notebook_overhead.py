@@ -4,6 +4,9 @@ Run alone: AGILEML_DATA_HOME=../shared/data .venv/bin/python benchmarks/notebook
 Configuration: `-p dataset=sms_spam -p features=tfidf -p model=linear_svc`. Three runs each, median:
 - `agileml train`, wall time from the command's start to its exit, into a fresh temporary store:
   validation, a papermill kernel, the notebook, MLflow run + model + executed notebook and HTML;
+  the same into a store that already holds runs; and (two runs) into a fresh store on a machine that has no
+  empty store of this MLflow version to copy yet (a new ~/.cache: MLflow's own migrations, what every new store
+  cost before `agileml.tracking.store_template`);
 - the experiment notebook's own code cells run as one plain Python script (no papermill, no kernel):
   the same library calls and the same recording (MLflow run, metrics, report, model), into a
   fresh temporary store;
@@ -58,33 +61,45 @@ def timed(cmd, env=None) -> tuple[float, str]:
     return time.perf_counter() - t0, out.stdout
 
 
-def train_once() -> tuple[float, dict]:
+def train_once(store: str | None = None, cache: str | None = None) -> tuple[float, dict]:
+    "`agileml train` into `store` (default: a new one), with ~/.cache at `cache` (default: the user's); seconds and metrics."
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlruns.db"}
+        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store or tmp}/mlruns.db", **({"XDG_CACHE_HOME": cache} if cache else {})}
         seconds, out = timed([AGILEML, "train", *[a for k, v in PARAMS.items() for a in ("-p", f"{k}={v}")], "--json"], env)
     return seconds, json.loads(out)["metrics"]
 
 
 def main():
+    load_before = os.getloadavg()
+    existing = tempfile.mkdtemp()
+    train_once(existing)                                  # a store that holds a run already (and the user's template made)
     trains = [train_once() for _ in range(3)]
+    into_existing = [train_once(existing)[0] for _ in range(3)]
+    with tempfile.TemporaryDirectory() as c1, tempfile.TemporaryDirectory() as c2:
+        no_template = [train_once(cache=c)[0] for c in (c1, c2)]
     scripts = [script_once() for _ in range(3)]
     directs = [timed([sys.executable, "-c", DIRECT]) for _ in range(3)]
     inside = [json.loads(out) for _, out in directs]
     assert all(d["accuracy"] == trains[0][1]["accuracy"] for d in inside), "the same configuration must give the same scores"
     med = lambda xs: statistics.median(xs)
-    report = dict(machine=machine(), params=PARAMS, agileml_train_s=med([t for t, _ in trains]), notebook_as_script_s=med(scripts),
+    report = dict(machine=machine(), load_before=load_before, params=PARAMS, agileml_train_s=med([t for t, _ in trains]), notebook_as_script_s=med(scripts),
                   direct_process_s=med([t for t, _ in directs]),
                   direct_imports_s=med([d["imports"] for d in inside]), direct_work_s=med([d["work"] for d in inside]),
-                  fit_seconds_in_notebook=med([m["fit_seconds"] for _, m in trains]), accuracy=trains[0][1]["accuracy"])
+                  fit_seconds_in_notebook=med([m["fit_seconds"] for _, m in trains]), accuracy=trains[0][1]["accuracy"],
+                  into_existing_store_s=med(into_existing), new_store_without_template_s=med(no_template), load_after=os.getloadavg())
     report["overhead_s"] = report["agileml_train_s"] - report["direct_process_s"]
     report["notebook_overhead_s"] = report["agileml_train_s"] - report["notebook_as_script_s"]
     save("notebook_overhead", report)
     print("| how | seconds (median of 3) |\n|---|---|")
-    print(f"| `agileml train` (command start to exit) | {report['agileml_train_s']:.1f} |")
+    print(f"| `agileml train` into a new store (command start to exit) | {report['agileml_train_s']:.1f} |")
+    print(f"| `agileml train` into a store that holds runs | {report['into_existing_store_s']:.1f} |")
+    print(f"| `agileml train` into a new store, no empty store to copy yet (MLflow's migrations) | {report['new_store_without_template_s']:.1f} |")
     print(f"| the notebook's code as a plain Python script, same recording | {report['notebook_as_script_s']:.1f} |")
     print(f"| library in one Python process, no recording (process start to exit) | {report['direct_process_s']:.1f} |")
     print(f"|   of which imports | {report['direct_imports_s']:.1f} |")
     print(f"|   of which load, split, fit, predict, score | {report['direct_work_s']:.1f} |")
+    print(f"new store / existing store: {report['agileml_train_s'] / report['into_existing_store_s']:.2f}; existing store / library "
+          f"process: {report['into_existing_store_s'] / report['direct_process_s']:.2f}")
     print(f"papermill + kernel + executed notebook and HTML: {report['notebook_overhead_s']:.1f} s; recording and notebook together: "
           f"{report['overhead_s']:.1f} s; fit inside the notebook "
           f"{report['fit_seconds_in_notebook']:.2f} s; same accuracy {report['accuracy']:.4f} both ways")
