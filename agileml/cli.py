@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools, json, os, sys
 from typing import List, Optional
 import typer
-from .config import PROJECT_ENV, UserError, locate_project, parse_param_strings
+from .config import PROJECT_ENV, UserError, locate_project, parse_param_strings, text_table
 
 # %% auto #0
 __all__ = ['app', 'run', 'train', 'params', 'new_experiment', 'runs', 'runs_show', 'runs_compare', 'reproduce', 'promote',
@@ -107,16 +107,6 @@ def new_experiment(name: str = typer.Argument(..., help="the experiment's name: 
     typer.echo(f"run it: agileml run {name} -p dataset=sms_spam; its parameters: agileml params {name}")
 
 # %% ../nbs/07_cli.ipynb #65908813
-def _cell(v) -> str:
-    "A value for a table: floats to 4 places, None (or NaN) as '-'."
-    return "-" if v is None or v != v else f"{v:.4f}" if isinstance(v, float) else str(v)
-
-def _table(rows: list[dict], columns: list[str]) -> str:
-    "Rows as an aligned text table; floats to 4 places, None as '-'."
-    cells = [[_cell(r[c]) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in [columns, *cells])
-
 def _emit(data, as_json: bool, text: str):
     "JSON for machines, else the text for people."
     typer.echo(json.dumps(data, indent=2, default=str) if as_json else text)
@@ -146,7 +136,7 @@ def runs(ctx: typer.Context,
     if not rows:
         typer.echo("no runs match" if dataset or status else "no runs recorded yet in this tracking store", err=True)
         raise typer.Exit(1)
-    _emit(rows, as_json, _table(shown, cols))
+    _emit(rows, as_json, text_table(shown, cols))
 
 # %% ../nbs/07_cli.ipynb #27524f37
 @_runs_app.command("show")
@@ -169,9 +159,9 @@ def runs_compare(run_a: str = typer.Argument(..., help="first run"), run_b: str 
     "Parameters that differ, metric deltas, and whether data, code and packages are the same."
     from agileml.registry import compare_runs
     d = compare_runs(run_a, run_b)
-    params = _table([dict(param=k, a=a, b=b) for k, (a, b) in d["params"].items()], ["param", "a", "b"]) if d["params"] \
+    params = text_table([dict(param=k, a=a, b=b) for k, (a, b) in d["params"].items()], ["param", "a", "b"]) if d["params"] \
         else "parameters: identical"
-    metrics = _table([dict(metric=k, **v) for k, v in d["metrics"].items()], ["metric", "a", "b", "delta"])
+    metrics = text_table([dict(metric=k, **v) for k, v in d["metrics"].items()], ["metric", "a", "b", "delta"])
     flags = [f"same data: {d['same_data']}", f"same test split: {d['same_test_split']}", f"same commit: {d['same_commit']}",
              f"dirty: a={d['dirty'][0]} b={d['dirty'][1]}",
              f"same package versions: {d['same_packages']}" + "".join(f"\n  {k}: {a} -> {b}" for k, (a, b) in d["packages"].items())]
@@ -243,31 +233,14 @@ def sweep(param: List[str] = typer.Option([], "-p", "--param", help="the values 
                                              "or sys.path reaches the next point"),
           as_json: bool = typer.Option(False, "--json", help="print the results as JSON")):
     "Run every point of a parameter grid as a recorded run, nested under one sweep run; a table, best first."
-    from agileml.sweep import promote_best as run_promote_best, sweep as run_sweep, sweep_space
+    from agileml.sweep import promote_best as run_promote_best, report_text, sweep as run_sweep, sweep_space
     d = run_sweep(sweep_space(param, params_file), notebook, random, seed, workers, dask, metric,
                   progress=not as_json, report_dir=report, fresh_kernels=fresh_kernels)
     if promote_best: d["promotion"] = run_promote_best(d)
-    _emit(d, as_json, _sweep_text(d))
+    _emit(d, as_json, report_text(d))
     if d["status"] == "KILLED": raise typer.Exit(130)
     if d["status"] != "FINISHED" or not d.get("promotion", {}).get("promoted", True): raise typer.Exit(1)
 
-def _sweep_text(d: dict) -> str:
-    "The sweep's table, best run, failures and promotion, for people."
-    from agileml.sweep import COLUMNS
-    cols = ["run", "status", *d["keys"], *COLUMNS]
-    lines = [f"sweep {d['sweep_run_id']} {d['status']} ({len(d['points'])} points, {d['pool']})", "", _table(d["table"], cols), ""]
-    if d["best"]: lines.append(f"best: run {d['best']['run_id']} {d['metric']}={d['best']['metrics'][d['metric']]:.4f}")
-    for p in d["points"]:
-        if p["status"] == "FINISHED": continue
-        point = " ".join(f"{k}={p['params'][k]}" for k in d["keys"])
-        lines.append(f"{p['status']}: {point} (run {p['run_id'] or '-'}): {p['error']}"
-                     + (f"\n  executed notebook: {p['notebook']}" if p["notebook"] else ""))
-    lines.append(f"report: {d['report']}")
-    if "promotion" in d:
-        pr = d["promotion"]
-        lines.append(f"promoted run {pr['run_id']}: model version {pr['version']}; {pr['promotion']}" if pr["promoted"]
-                     else f"not promoted: {pr['reason']}")
-    return "\n".join(lines)
 
 # %% ../nbs/07_cli.ipynb #ab3abb7e
 def _audit_text(d: dict) -> str:
@@ -280,7 +253,7 @@ def _audit_text(d: dict) -> str:
     s = d["ml_test_score"]
     rows = [dict(section=r["section"], test=r["test"][:70], status=r["status"], evidence=", ".join(r["evidence"]) or "-")
             for r in s["tests"]]
-    lines += ["", "ML Test Score (Breck et al. 2017): automatic 1, manual 0.5, none 0", _table(rows, ["section", "test", "status", "evidence"]),
+    lines += ["", "ML Test Score (Breck et al. 2017): automatic 1, manual 0.5, none 0", text_table(rows, ["section", "test", "status", "evidence"]),
               "", "  ".join(f"{k}: {v:g}" for k, v in s["sections"].items()) + f"  overall (the minimum): {s['overall']:g}"]
     return "\n".join(lines)
 
@@ -369,7 +342,7 @@ def decisions(ctx: typer.Context, since: Optional[str] = _SINCE, model: Optional
     rows = list_decisions(_log(decision_log), since, model, limit)
     shown = [dict(decision=r["decision_id"], at=r["at"][:19], model=r["model_version"] or (r["run_id"] or "-")[:8],
                   suggested=", ".join(r["suggested"]), curator=r["curator"] or "-", verdict=_verdict(r["verdict"])) for r in rows]
-    _emit(rows, as_json, _table(shown, ["decision", "at", "model", "suggested", "curator", "verdict"]) if rows else "no decisions match")
+    _emit(rows, as_json, text_table(shown, ["decision", "at", "model", "suggested", "curator", "verdict"]) if rows else "no decisions match")
 
 @_decisions_app.command("show")
 @_friendly
@@ -411,12 +384,12 @@ def _stats_text(m: dict) -> str:
     "One model version's online numbers for people."
     head = (f"model version {_or_not_recorded(m['model_version'])} (run {_or_not_recorded(m['run_id'])}), {m['first'][:19]} to "
             f"{m['last'][:19]}: {m['decisions']} decision{'s' * (m['decisions'] != 1)}, {m['curated']} curated, acceptance rate "
-            f"{_cell(m['acceptance_rate'])}")
+            f"{'-' if m['acceptance_rate'] is None else format(m['acceptance_rate'], '.4f')}")
     rows = [dict(label=name, **c) for name, c in m["labels"].items()]
     rows.append(dict(label="(all)", suggested=m["suggestions"], curated=m["curated"], **{k: m[k] for k in
                      ("accepted", "rejected", "added", "precision", "recall")}))
     new = ", ".join(f"{name} ({n})" for name, n in m["new_labels"].items())
-    return (head + "\n" + _table(rows, ["label", "suggested", "curated", "accepted", "rejected", "added", "precision", "recall"])
+    return (head + "\n" + text_table(rows, ["label", "suggested", "curated", "accepted", "rejected", "added", "precision", "recall"])
             + (f"\nnew labels, not known to this model (curated decisions): {new}" if new else ""))
 
 @_feedback_app.command("export")

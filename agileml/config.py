@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 # %% auto #0
-__all__ = ['WHITESPACE', 'NOT_BLANK', 'PROJECT_ENV', 'TYPES', 'RUNNER_PARAMS', 'UserError', 'ConfigError', 'locate_project',
-           'project_dir', 'experiments_dir', 'experiment_names', 'experiment_notebook', 'Param', 'declare', 'coerce',
-           'parameters_source', 'declarations', 'closest', 'typed_values', 'check_combinations', 'Config',
-           'experiment_config', 'parameters', 'parse_param_strings']
+__all__ = ['WHITESPACE', 'NOT_BLANK', 'PROJECT_ENV', 'TYPES', 'RUNNER_PARAMS', 'UserError', 'ConfigError', 'text_table',
+           'locate_project', 'project_dir', 'experiments_dir', 'experiment_names', 'experiment_notebook', 'Param',
+           'declare', 'coerce', 'parameters_source', 'declarations', 'closest', 'typed_values', 'check_combinations',
+           'Config', 'experiment_config', 'parameters', 'parse_param_strings']
 
 # %% ../nbs/00_config.ipynb #5e14b46c
 class UserError(ValueError):
@@ -21,6 +21,15 @@ class UserError(ValueError):
 
 class ConfigError(UserError):
     "Bad run parameters; the message names what was wrong and what is accepted."
+
+# %% ../nbs/00_config.ipynb #31aeab1a
+def _cell(v) -> str: return "-" if v is None or v != v else f"{v:.4f}" if isinstance(v, float) else str(v)
+
+def text_table(rows: list[dict], columns: list[str]) -> str:
+    "Rows as an aligned text table, a header first; floats to 4 places, None (or NaN) as '-'."
+    cells = [[_cell(r[c]) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in [columns, *cells])
 
 # %% ../nbs/00_config.ipynb #412ce1bc
 WHITESPACE = r"\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"

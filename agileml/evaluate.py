@@ -17,11 +17,10 @@ from .data import is_multilabel
 from .features import TOKEN_PATTERN
 
 # %% auto #0
-__all__ = ['KEYWORDS_PER_CLASS', 'LOWER_IS_BETTER', 'LENGTH_BUCKETS', 'metrics', 'per_class_report', 'confusion_figure',
-           'tag_matrix', 'tag_set_metrics', 'precision_at', 'coverage_curve', 'coverage_at_precision',
-           'top1_calibration_error', 'tag_metrics', 'per_tag_report', 'tag_figure', 'indicative_words',
-           'single_label_baselines', 'multi_label_baselines', 'baseline_metrics', 'Evaluation', 'evaluate_model',
-           'misclassified', 'confused_pairs', 'slice_metrics']
+__all__ = ['KEYWORDS_PER_CLASS', 'LOWER_IS_BETTER', 'metrics', 'per_class_report', 'confusion_figure', 'tag_matrix',
+           'tag_set_metrics', 'precision_at', 'coverage_curve', 'coverage_at_precision', 'top1_calibration_error',
+           'tag_metrics', 'per_tag_report', 'tag_figure', 'indicative_words', 'single_label_baselines',
+           'multi_label_baselines', 'baseline_metrics', 'Evaluation', 'evaluate_model']
 
 # %% ../nbs/04_evaluate.ipynb #dd6b005a
 def metrics(y_true, y_pred) -> dict[str, float]:
@@ -191,28 +190,3 @@ def evaluate_model(pipeline, split, precision: float = 0.95, title: str = "") ->
     lifts, baselines = baseline_metrics(split, scores, classes)
     table = pd.DataFrame({"model": scores, **baselines}).loc[list(next(iter(baselines.values())))]
     return Evaluation({**scores, **lifts}, table, report, figure, kind)
-
-# %% ../nbs/04_evaluate.ipynb #d9651660
-LENGTH_BUCKETS = (0, 10, 25, 50, 100, 250, 10**9)   # words
-
-def misclassified(texts, y_true, y_pred) -> pd.DataFrame:
-    "The test rows the model got wrong: text, truth, prediction."
-    df = pd.DataFrame(dict(text=list(texts), true=list(y_true), predicted=list(y_pred)))
-    return df[df.true != df.predicted].reset_index(drop=True)
-
-def confused_pairs(y_true, y_pred, top: int = 10) -> pd.DataFrame:
-    "The (true, predicted) pairs of different classes, most frequent first, with their share of the true class."
-    df = pd.DataFrame(dict(true=list(y_true), predicted=list(y_pred)))
-    wrong = df[df.true != df.predicted].value_counts().rename("count").reset_index()
-    wrong["share_of_true_class"] = wrong["count"] / wrong["true"].map(df.true.value_counts())
-    return wrong.head(top)
-
-def slice_metrics(texts, y_true, y_pred) -> pd.DataFrame:
-    "Rows, accuracy and macro-F1 on each class and each text-length bucket (in words) of the test rows."
-    df = pd.DataFrame(dict(true=list(y_true), predicted=list(y_pred)))
-    words = pd.Series([len(t.split()) for t in texts])
-    df["length"] = pd.cut(words, LENGTH_BUCKETS, right=False,
-                          labels=[f"{a}-{b - 1} words" if b < 10**9 else f"{a}+ words" for a, b in zip(LENGTH_BUCKETS, LENGTH_BUCKETS[1:])])
-    rows = [dict(slice=f"class {c}", rows=len(g), **metrics(g.true, g.predicted)) for c, g in df.groupby("true")]
-    rows += [dict(slice=str(b), rows=len(g), **metrics(g.true, g.predicted)) for b, g in df.groupby("length", observed=True)]
-    return pd.DataFrame(rows).drop(columns="mcc").set_index("slice")

@@ -11,7 +11,7 @@ from .features import Word2VecVectorizer
 from .models import TagClassifier, linear_weights
 
 # %% auto #0
-__all__ = ['explain', 'reasons']
+__all__ = ['explain', 'explain_tags', 'reasons']
 
 # %% ../nbs/08_explain.ipynb #6cd2c12f
 def _contributions(part, text: str, w: np.ndarray) -> dict[str, float]:
@@ -47,6 +47,15 @@ def explain(pipeline: Pipeline, texts: list[str], top: int = 5) -> list[dict]:
     index = {c: i for i, c in enumerate(classes)}
     return [dict(label=str(label), **_pushes(features, text, W[index[label]], top))
             for text, label in zip(texts, pipeline.predict(texts))]
+
+# %% ../nbs/08_explain.ipynb #d4d71f55
+def explain_tags(pipeline: Pipeline, text: str, tags: list[str], top: int = 5) -> dict[str, dict]:
+    "For each of `tags` (suggested or not), the `top` features of `text` pushing its score up (towards) and down (against)."
+    features, clf = pipeline.named_steps["features"], pipeline.named_steps["classifier"]
+    classes, W, _ = linear_weights(clf)
+    index = {str(c): i for i, c in enumerate(classes)}
+    if unknown := [t for t in tags if t not in index]: raise ValueError(f"not tags of this model: {', '.join(unknown)}")
+    return {t: _pushes(features, text, W[index[t]], top) for t in tags}
 
 # %% ../nbs/08_explain.ipynb #0f42a087
 def reasons(pipeline: Pipeline, texts: list[str], top: int = 5) -> list[str]:

@@ -206,6 +206,10 @@ class TrainingRun:
         "A pandas table as a CSV artifact at `path` (its index written only when it is named)."
         with self._recording() as box: box.add_text(_csv(frame), path)
 
+    def log_figure(self, figure, path: str):
+        "A matplotlib figure as a PNG artifact at `path`."
+        with self._recording() as box: box.add_figure(figure, path)
+
     def set_tag(self, key: str, value: str):
         "One tag on the run, such as `agileml.analyses` linking it to the run it analyses."
         with self._recording() as box: box.add_tags({key: value})

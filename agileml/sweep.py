@@ -8,13 +8,13 @@ import json, math, os, random, subprocess, sys, tempfile, threading, uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from .config import ConfigError, UserError, parse_param_strings
-from .config import PROJECT_ENV, experiment_notebook, project_dir
+from .config import PROJECT_ENV, experiment_notebook, project_dir, text_table
 from .runner import RunResult, WarmKernel, read_params_file, run_notebook, sigterm_as_interrupt, start_run, validate
 
 # %% auto #0
 __all__ = ['MAX_GRID', 'COLUMNS', 'sweep_space', 'grid_size', 'point_at', 'points', 'label', 'validate_points', 'run_point',
-           'LocalPool', 'DaskPool', 'Progress', 'result_table', 'markdown', 'metric_figure', 'write_report', 'sweep',
-           'promote_best']
+           'LocalPool', 'DaskPool', 'Progress', 'result_table', 'report_text', 'markdown', 'metric_figure',
+           'write_report', 'sweep', 'promote_best']
 
 # %% ../nbs/10_sweep.ipynb #c5bd4009
 MAX_GRID = 1000    # a bigger grid must be sampled with --random
@@ -215,6 +215,23 @@ def result_table(points: list[dict], keys: list[str], metric: str):
                  **{m: p["metrics"].get(m) for m in COLUMNS}, error=p["error"]) for p in points]
     df = pd.DataFrame(rows, columns=["run", "status", *keys, *COLUMNS, "error"])
     return df.sort_values(metric, ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+
+def report_text(d: dict) -> str:
+    "A sweep's table (best first), its best run, its failures and the promotion, for a terminal."
+    cols = ["run", "status", *d["keys"], *COLUMNS]
+    lines = [f"sweep {d['sweep_run_id']} {d['status']} ({len(d['points'])} points, {d['pool']})", "", text_table(d["table"], cols), ""]
+    if d["best"]: lines.append(f"best: run {d['best']['run_id']} {d['metric']}={d['best']['metrics'][d['metric']]:.4f}")
+    for p in d["points"]:
+        if p["status"] == "FINISHED": continue
+        point = " ".join(f"{k}={p['params'][k]}" for k in d["keys"])
+        lines.append(f"{p['status']}: {point} (run {p['run_id'] or '-'}): {p['error']}"
+                     + (f"\n  executed notebook: {p['notebook']}" if p["notebook"] else ""))
+    lines.append(f"report: {d['report']}")
+    if "promotion" in d:
+        pr = d["promotion"]
+        lines.append(f"promoted run {pr['run_id']}: model version {pr['version']}; {pr['promotion']}" if pr["promoted"]
+                     else f"not promoted: {pr['reason']}")
+    return "\n".join(lines)
 
 def markdown(df) -> str:
     "A DataFrame as a Markdown table; floats to 4 places."

@@ -1,6 +1,8 @@
 "A newcomer's first hour: the project you stand in, experiments as files, any corpus layout, no run left RUNNING."
 import json, os, shutil, signal, subprocess, sys, tarfile, time
 from pathlib import Path
+import nbformat
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 from conftest import ROOT, in_folder, require_dataset, runs, start_long_training, train_warm
@@ -102,5 +104,24 @@ def test_error_analysis_of_a_run_is_recorded_and_linked_to_it(store):
     assert run.data.metrics["accuracy"] == trained["metrics"]["accuracy"]          # the same model on the same test rows
     assert run.data.metrics["misclassified"] == round((1 - trained["metrics"]["accuracy"]) * 1115)
     files = {f.path for f in MlflowClient(store).list_artifacts(result["run_id"], "analysis")}
-    assert files == {"analysis/misclassified.csv", "analysis/slices.csv"}
+    assert files == {"analysis/misclassified.csv", "analysis/confused.csv", "analysis/slices.csv", "analysis/confusion.png"}
     assert "no run 'nope'" in in_folder(ROOT, "run", "error_analysis", "-p", "run=nope", check=1).stdout
+
+
+def test_error_analysis_of_a_tag_run_shows_tags_worst_first_errors_and_thresholds(store, tmp_path):
+    require_dataset("reuters21578")
+    from agileml.catalog import load_registry
+    reuters, keep = load_registry("reuters21578"), {"earn", "acq", "crude", "grain", "wheat", "trade", "money-fx", "interest"}
+    rows = [(t, sorted(set(ls) & keep)) for t, ls in zip(reuters.texts, reuters.labels) if set(ls) & keep][:800]
+    (tmp_path / "stories.jsonl").write_text("".join(json.dumps({"text": t, "tags": ls}) + "\n" for t, ls in rows))
+    trained = train_warm(f"dataset={tmp_path / 'stories.jsonl'}", "ngram_max=1")
+    result = json.loads(in_folder(ROOT, "run", "error_analysis", "-p", f"run={trained['run_id']}", "--json", check=0).stdout)
+    assert result["status"] == "FINISHED", result["error"]
+    run = MlflowClient(store).get_run(result["run_id"])
+    assert run.data.tags["agileml.analyses"] == trained["run_id"] and run.data.metrics["micro_f1"] == trained["metrics"]["micro_f1"]
+    files = {f.path for f in MlflowClient(store).list_artifacts(result["run_id"], "analysis")}
+    assert files == {f"analysis/{n}" for n in ("per_tag.csv", "tag_errors.csv", "confused.csv", "slices.csv", "thresholds.csv", "thresholds.png")}
+    per_tag = pd.read_csv(MlflowClient(store).download_artifacts(result["run_id"], "analysis/per_tag.csv", str(tmp_path)))
+    assert list(per_tag.f1) == sorted(per_tag.f1) and set(per_tag.tag) <= keep          # worst first
+    executed = nbformat.read(result["notebook"], as_version=4)
+    assert any("suggested for:" in str(o.get("data", {})) or "missed for:" in str(o.get("data", {})) for c in executed.cells for o in c.get("outputs", []))
