@@ -5,10 +5,10 @@
 # %% ../nbs/15_curation.ipynb #adf89b6c
 from __future__ import annotations
 import time
-from datetime import datetime, timezone
 import sqlalchemy as sa
 from .config import UserError, closest
-from .decisions import DECISIONS, VERDICTS, UnknownDecision, decision_row, model_labels, shown_verdict
+from .decisions import (DECISIONS, VERDICTS, UnknownDecision, decision_row, decision_summary, iso_time, model_labels,
+                               shown_verdict)
 
 # %% auto #0
 __all__ = ['QUEUE_ORDERS', 'VerdictError', 'check_verdict', 'add_verdict', 'pending_query', 'score_type', 'queued', 'queue',
@@ -110,8 +110,6 @@ def pending_query(model: str | None = None) -> sa.Select:
     q = sa.select(DECISIONS).where(DECISIONS.c.text.is_not(None), ~judged)
     return q.where(DECISIONS.c.model_version == model) if model else q
 
-def _iso(seconds: float) -> str: return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
-
 def score_type(task: str, scores: dict | None) -> str:
     """'probability' when a decision's scores are probabilities (a tag model's always are; a label model's when they lie in
     [0, 1] and add up to 1), else 'decision_function' (a linear SVM's margins): the page shows them differently."""
@@ -121,9 +119,7 @@ def score_type(task: str, scores: dict | None) -> str:
 
 def queued(row) -> dict:
     "One decision as the queue shows it: what a person needs to judge it."
-    return dict(decision_id=row["id"], at=_iso(row["at"]), model=dict(version=row["model_version"], run_id=row["run_id"]),
-                task=row["task"], text=row["text"], suggested=row["suggested"], scores=row["scores"],
-                score_type=score_type(row["task"], row["scores"]))
+    return dict(**decision_summary(row), score_type=score_type(row["task"], row["scores"]))
 
 def queue(engine: sa.Engine, limit: int = 20, order: str = "newest", model: str | None = None) -> dict:
     "How many decisions wait for a verdict, and the first `limit` of them in `order`."
@@ -160,5 +156,5 @@ def tally(engine: sa.Engine, curator: str, since: float | None = None) -> dict:
     q = (sa.select(VERDICTS.c.decision_id, VERDICTS.c.rejected, VERDICTS.c.added)
          .where(VERDICTS.c.curator == curator.strip(), VERDICTS.c.at >= since).order_by(VERDICTS.c.id))
     with engine.connect() as con: latest = {r.decision_id: r for r in con.execute(q)}
-    return dict(curator=curator.strip(), since=_iso(since), curated=len(latest),
+    return dict(curator=curator.strip(), since=iso_time(since), curated=len(latest),
                 accepted_as_is=sum(not r.rejected and not r.added for r in latest.values()))

@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from .config import UserError, project_dir
 
 # %% auto #0
-__all__ = ['DECISIONS_ENV', 'METADATA', 'DECISIONS', 'VERDICTS', 'default_url', 'shown_url', 'open_log', 'decision_id',
-           'suggested_labels', 'decision_rows', 'insert_decisions', 'DecisionLog', 'UnknownDecision', 'model_labels',
-           'new_labels', 'decision_row', 'shown_verdict', 'get_decision', 'explanation', 'parse_since',
-           'served_decisions', 'list_decisions', 'decision_stats', 'export_feedback']
+__all__ = ['DECISIONS_ENV', 'DECISIONS', 'VERDICTS', 'default_url', 'shown_url', 'open_log', 'decision_id', 'suggested_labels',
+           'decision_rows', 'insert_decisions', 'DecisionLog', 'UnknownDecision', 'model_labels', 'new_labels',
+           'decision_row', 'shown_verdict', 'iso_time', 'get_decision', 'decision_summary', 'explanation',
+           'parse_since', 'served_decisions', 'list_decisions', 'decision_stats', 'export_feedback']
 
 # %% ../nbs/12_decisions.ipynb #d1ca0ad8
 DECISIONS_ENV = "AGILEML_DECISIONS_URL"
@@ -33,9 +33,9 @@ def shown_url(url: str) -> str:
     except sa.exc.ArgumentError: return url
 
 # %% ../nbs/12_decisions.ipynb #80fdf34c
-METADATA = sa.MetaData()
+_METADATA = sa.MetaData()
 DECISIONS = sa.Table(
-    "decisions", METADATA,
+    "decisions", _METADATA,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("at", sa.Float, nullable=False, index=True),          # seconds since the epoch (UTC)
     sa.Column("model_version", sa.String(32)),                      # registry version; None when served by run id or folder
@@ -48,7 +48,7 @@ DECISIONS = sa.Table(
     sa.Column("latency_ms", sa.Float),
     sa.Index("ix_decisions_model_version_at", "model_version", "at"))       # the curator's queue: newest version first
 VERDICTS = sa.Table(
-    "verdicts", METADATA,
+    "verdicts", _METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("decision_id", sa.String(32), nullable=False, index=True),
     sa.Column("at", sa.Float, nullable=False),
@@ -78,7 +78,7 @@ def open_log(url: str | None = None, create: bool = True) -> sa.Engine:
             sa.event.listen(engine, "connect", lambda con, _: con.execute("PRAGMA synchronous=NORMAL"))
             with engine.connect() as con: con.exec_driver_sql("PRAGMA journal_mode=WAL")   # readers never block the service
         else: engine = sa.create_engine(url, pool_pre_ping=True)
-        METADATA.create_all(engine)
+        _METADATA.create_all(engine)
         for index in DECISIONS.indexes: index.create(engine, checkfirst=True)     # indexes added since a log was created
         return engine
     except (sa.exc.SQLAlchemyError, ImportError) as e:
@@ -246,10 +246,12 @@ def decision_row(con, decision_id: str) -> dict:
     return dict(row)
 
 def shown_verdict(row) -> dict:
-    return dict(curator=row["curator"], at=_iso(row["at"]), label=row["label"], accepted=row["accepted"],
+    return dict(curator=row["curator"], at=iso_time(row["at"]), label=row["label"], accepted=row["accepted"],
                 rejected=row["rejected"], added=row["added"])
 
-def _iso(seconds: float) -> str: return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
+def iso_time(seconds: float) -> str:
+    "Seconds since the epoch as ISO time in UTC, to the millisecond."
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
 
 def get_decision(engine: sa.Engine, decision_id: str) -> dict:
     "A logged decision with its curation (the latest verdict) and every verdict given, oldest first."
@@ -257,9 +259,13 @@ def get_decision(engine: sa.Engine, decision_id: str) -> dict:
         d = decision_row(con, decision_id)
         verdicts = con.execute(sa.select(VERDICTS).where(VERDICTS.c.decision_id == decision_id).order_by(VERDICTS.c.id)).mappings().all()
     history = [shown_verdict(v) for v in verdicts]
-    return dict(decision_id=d["id"], at=_iso(d["at"]), model=dict(version=d["model_version"], run_id=d["run_id"]),
-                task=d["task"], text=d["text"], text_sha256=d["text_sha256"], suggested=d["suggested"], scores=d["scores"],
-                latency_ms=d["latency_ms"], curation=history[-1] if history else None, history=history)
+    return dict(**decision_summary(d), text_sha256=d["text_sha256"], latency_ms=d["latency_ms"],
+                curation=history[-1] if history else None, history=history)
+
+def decision_summary(row) -> dict:
+    "What a person needs to judge a decision: its id, time, model, task, text, suggestions and scores."
+    return dict(decision_id=row["id"], at=iso_time(row["at"]), model=dict(version=row["model_version"], run_id=row["run_id"]),
+                task=row["task"], text=row["text"], suggested=row["suggested"], scores=row["scores"])
 
 # %% ../nbs/12_decisions.ipynb #2dd318f7
 def explanation(decision: dict, pipelines: dict | None = None, top: int = 5) -> tuple[dict | None, str | None]:
@@ -306,7 +312,7 @@ def list_decisions(engine: sa.Engine, since: str | None = None, model: str | Non
     q = _chosen(sa.select(DECISIONS, latest.c.curator, latest.c.accepted, latest.c.rejected, latest.c.added)
                 .outerjoin(latest, latest.c.decision_id == DECISIONS.c.id), since, model)
     with engine.connect() as con: rows = con.execute(q.order_by(DECISIONS.c.at.desc()).limit(limit)).mappings().all()
-    return [dict(decision_id=r["id"], at=_iso(r["at"]), model_version=r["model_version"], run_id=r["run_id"],
+    return [dict(decision_id=r["id"], at=iso_time(r["at"]), model_version=r["model_version"], run_id=r["run_id"],
                  suggested=r["suggested"], curator=r["curator"],
                  verdict=None if r["curator"] is None else dict(accepted=r["accepted"], rejected=r["rejected"], added=r["added"]))
             for r in rows]
@@ -350,7 +356,7 @@ def _model_stats(version, run_id, m: dict) -> dict:
     total = {k: sum(c[k] for c in labels.values()) for k in ("suggested", "accepted", "rejected", "added")}
     rates = lambda c: dict(precision=_ratio(c["accepted"], c["accepted"] + c["rejected"]),
                            recall=_ratio(c["accepted"], c["accepted"] + c["added"]))
-    return dict(model_version=version, run_id=run_id, first=_iso(m["first"]), last=_iso(m["last"]),
+    return dict(model_version=version, run_id=run_id, first=iso_time(m["first"]), last=iso_time(m["last"]),
                 decisions=m["decisions"], curated=m["curated"], accepted_as_is=m["accepted_as_is"],
                 acceptance_rate=_ratio(m["accepted_as_is"], m["curated"]), suggestions=total["suggested"],
                 accepted=total["accepted"], rejected=total["rejected"], added=total["added"], **rates(total),
