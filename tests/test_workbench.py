@@ -94,6 +94,10 @@ def test_thirty_verdicts_by_keyboard_are_each_in_the_log(sms_service, browser):
     wait_for(lambda: browser.execute_script("return document.querySelectorAll('#card mark').length"), 30, "the evidence marked")
     browser.save_screenshot(str(ARTIFACTS / "curate-sms.png"))
     assert "waiting for a verdict" in browser.find_element("id", "left").text
+    first = current_text(browser)                  # a typo typed in: the service refuses it, and the decision comes back with why
+    press(browser, "c"); press(browser, "Ham" + Keys.ENTER)
+    wait_for(lambda: "did you mean 'ham'?" in browser.find_element("id", "error").text, 20, "the refusal shown on the page")
+    assert current_text(browser) == first and browser.find_element("id", "error").text.startswith("Not recorded: 'Ham' is not a label")
     expected, undone = {}, None
     for i in range(30):
         text = current_text(browser)
@@ -118,7 +122,7 @@ def test_thirty_verdicts_by_keyboard_are_each_in_the_log(sms_service, browser):
     assert HTTP.get(f"{url}/v1/decisions", params={"pending": "true"}, headers=CURATOR).json()["pending"] == 10
     assert other_hosts(browser, url) == []
     timings = browser.execute_script("return window.curateTimings")
-    assert len(timings) == 31 and all(t >= 0 for t in timings)
+    assert len(timings) == 32 and all(t >= 0 for t in timings)
 
 
 def test_a_forged_form_from_another_page_is_refused_and_changes_nothing(sms_service, browser):
