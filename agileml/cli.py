@@ -281,7 +281,8 @@ def serve(model: str = typer.Option("champion", help="'champion', a run id, or a
           log_text: str = typer.Option("true", metavar="true|false", help="log each text; false logs only its sha256"),
           token_file: str = typer.Option("", help="file holding the curation token, readable by its owner only (chmod 600); "
                                          "or set $AGILEML_SERVE_TOKEN. No token: curation is closed", show_default=False),
-          token: str = typer.Option("", help="the curation token itself (shows in ps: prefer --token-file)", show_default=False)):
+          token: str = typer.Option("", help="the curation token itself (shows in ps: prefer --token-file)", show_default=False),
+          control_share: float = typer.Option(0.1, help="the share of the curator's queue drawn at random as a control")):
     """Serve a model over HTTP: /v1/predict, /v1/explain, the curator page /curate, /v1/feedback, /v1/decisions, /v1/labels,
     /v1/model, /health, /ready, /metrics, /docs."""
     from agileml.config import coerce
@@ -289,10 +290,12 @@ def serve(model: str = typer.Option("champion", help="'champion', a run id, or a
     from agileml.serve import ServeSettings, load_served, run_server
     from agileml.workbench import service_token
     if workers < 1 or not 0 < port < 65536: raise UserError("--workers must be >= 1 and --port between 1 and 65535")
+    if not 0 <= control_share < 1: raise UserError(f"--control-share {control_share}: give a share from 0 (no control) up to 1, e.g. 0.1")
     token, warning = service_token(token, token_file)
     if warning: typer.echo(warning, err=True)
     settings = ServeSettings(model=model, max_texts=max_texts, max_chars=max_chars, reload_seconds=reload_seconds,
-                             decision_log=decision_log, log_text=coerce("--log-text", log_text, "bool"), token=token)
+                             decision_log=decision_log, log_text=coerce("--log-text", log_text, "bool"), token=token,
+                             control_share=control_share)
     load_served(model)                       # a model that cannot be served fails here, with its reason
     if decision_log != "off": open_log(decision_log or None).dispose()     # and so does a decision log it cannot open
     run_server(settings, host, port, workers)
@@ -373,10 +376,11 @@ def _decision_text(d: dict) -> str:
 @_decisions_app.command("stats")
 @_friendly
 def decisions_stats(model: Optional[str] = _MODEL, since: Optional[str] = _SINCE,
+                    control_share: float = typer.Option(0.1, help="the queue's random control share (as agileml serve has it)"),
                     as_json: bool = typer.Option(False, "--json", help="print as JSON"), decision_log: Optional[str] = _LOG):
     "Per model version and label or tag: suggestions, curated, accepted, rejected, added; acceptance rate, online precision and recall."
     from agileml.decisions import decision_stats
-    stats = decision_stats(_log(decision_log), model, since)
+    stats = decision_stats(_log(decision_log), model, since, control_share)
     if not stats: raise UserError("no decisions match" + (f" model {model}" if model else "") + (f" since {since}" if since else ""))
     _emit(stats, as_json, "\n\n".join(_stats_text(m) for m in stats))
 
@@ -389,8 +393,11 @@ def _stats_text(m: dict) -> str:
     rows.append(dict(label="(all)", suggested=m["suggestions"], curated=m["curated"], **{k: m[k] for k in
                      ("accepted", "rejected", "added", "precision", "recall")}))
     new = ", ".join(f"{name} ({n})" for name, n in m["new_labels"].items())
+    arms = "; ".join(f"{name} arm: {a['curated']} curated, precision {'-' if a['precision'] is None else format(a['precision'], '.4f')}"
+                     for name, a in m["arms"].items())
     return (head + "\n" + text_table(rows, ["label", "suggested", "curated", "accepted", "rejected", "added", "precision", "recall"])
-            + (f"\nnew labels, not known to this model (curated decisions): {new}" if new else ""))
+            + (f"\nnew labels, not known to this model (curated decisions): {new}" if new else "")
+            + (f"\nthe curator's queue: {arms} (control: drawn at random, its precision unbiased)" if arms else ""))
 
 @_feedback_app.command("export")
 @_friendly

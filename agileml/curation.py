@@ -11,8 +11,8 @@ from .decisions import (DECISIONS, VERDICTS, UnknownDecision, decision_row, deci
                                shown_verdict)
 
 # %% auto #0
-__all__ = ['QUEUE_ORDERS', 'VerdictError', 'check_verdict', 'add_verdict', 'pending_query', 'score_type', 'queued', 'queue',
-           'undo_verdict', 'tally']
+__all__ = ['QUEUE_ORDERS', 'CONTROL_SHARE', 'VerdictError', 'check_verdict', 'add_verdict', 'pending_query', 'score_type',
+           'queued', 'in_control', 'queue', 'undo_verdict', 'tally']
 
 # %% ../nbs/15_curation.ipynb #d2ad46cb
 class VerdictError(UserError):
@@ -102,7 +102,15 @@ def _newest(con, pending: sa.Select, limit: int) -> list:
         rows += con.execute(pending.where(same).order_by(DECISIONS.c.at.desc(), DECISIONS.c.id.desc()).limit(limit - len(rows))).mappings().all()
     return rows
 
-QUEUE_ORDERS = {"newest": _newest}     # name -> fn(connection, pending query, limit) -> rows
+def _by(*order):
+    "A queue order that sorts pending decisions by `order` in SQL."
+    return lambda con, pending, limit: con.execute(pending.order_by(*order).limit(limit)).mappings().all()
+
+QUEUE_ORDERS = {                       # name -> fn(connection, pending query, limit) -> rows; the first is the default
+    "uncertainty": _by(DECISIONS.c.uncertainty.asc().nulls_last(), DECISIONS.c.at.desc(), DECISIONS.c.id.desc()),
+    "newest": _newest,
+    "random": _by(DECISIONS.c.draw.asc().nulls_last(), DECISIONS.c.id)}
+CONTROL_SHARE = 0.1                    # of the queue, drawn at random and marked as the control arm
 
 def pending_query(model: str | None = None) -> sa.Select:
     "Decisions with a logged text and no verdict yet (of model version `model`, if given)."
@@ -117,19 +125,40 @@ def score_type(task: str, scores: dict | None) -> str:
     if task == "tags" or (values and all(0 <= v <= 1 for v in values) and abs(sum(values) - 1) < 1e-3): return "probability"
     return "decision_function"
 
-def queued(row) -> dict:
-    "One decision as the queue shows it: what a person needs to judge it."
-    return dict(**decision_summary(row), score_type=score_type(row["task"], row["scores"]))
+def queued(row, arm: str = "ordered") -> dict:
+    "One decision as the queue shows it: what a person needs to judge it, and which arm of the queue it is in."
+    return dict(**decision_summary(row), score_type=score_type(row["task"], row["scores"]), arm=arm)
 
-def queue(engine: sa.Engine, limit: int = 20, order: str = "newest", model: str | None = None) -> dict:
-    "How many decisions wait for a verdict, and the first `limit` of them in `order`."
+def in_control(share: float):
+    "The SQL condition of the control arm: the decisions whose draw at logging fell below `share`."
+    return sa.and_(DECISIONS.c.draw.is_not(None), DECISIONS.c.draw < share)
+
+def _interleaved(ordered: list, control: list, share: float, limit: int) -> list[tuple]:
+    "One control decision every round(1 / share) places (the first of them at the start), the ordered ones between; (row, arm)."
+    every = max(1, round(1 / share)) if share else 0
+    out, o, c = [], iter(ordered), iter(control)
+    for i in range(limit):
+        pick = next(c, None) if every and i % every == 0 else None
+        pick = (pick, "control") if pick is not None else (next(o, None), "ordered")
+        if pick[0] is None: pick = (next(c, None), "control")
+        if pick[0] is None: break
+        out.append(pick)
+    return out
+
+def queue(engine: sa.Engine, limit: int = 20, order: str = "uncertainty", model: str | None = None,
+          control_share: float = CONTROL_SHARE) -> dict:
+    "How many decisions wait for a verdict, and the first `limit` of them: in `order`, with a random control share marked."
     if order not in QUEUE_ORDERS: raise UserError(f"no queue order {order!r}: accepted: {', '.join(QUEUE_ORDERS)}")
     if not 1 <= limit <= 500: raise UserError(f"limit {limit}: give 1 to 500 decisions")
+    if not 0 <= control_share < 1: raise UserError(f"control share {control_share}: give a share from 0 (none) up to 1, e.g. 0.1")
     pending = pending_query(model)
     with engine.connect() as con:
         total = con.execute(sa.select(sa.func.count()).select_from(pending.subquery())).scalar_one()
-        rows = QUEUE_ORDERS[order](con, pending, limit)
-    return dict(order=order, pending=total, decisions=[queued(r) for r in rows])
+        ordered = QUEUE_ORDERS[order](con, pending.where(~in_control(control_share)), limit)
+        control = con.execute(pending.where(in_control(control_share)).order_by(DECISIONS.c.draw).limit(limit)).mappings().all() \
+            if control_share else []
+    return dict(order=order, control_share=control_share, pending=total,
+                decisions=[queued(r, arm) for r, arm in _interleaved(ordered, control, control_share, limit)])
 
 # %% ../nbs/15_curation.ipynb #3955301d
 def undo_verdict(engine: sa.Engine, decision_id: str, curator: str) -> dict:

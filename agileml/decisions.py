@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_decisions.ipynb #048f1130
 from __future__ import annotations
-import collections, hashlib, itertools, json, logging, os, re, threading, time
+import collections, hashlib, itertools, json, logging, os, random, re, threading, time
 from datetime import datetime, timezone
 from pathlib import Path
 import sqlalchemy as sa
@@ -12,8 +12,8 @@ from .config import UserError, project_dir
 
 # %% auto #0
 __all__ = ['DECISIONS_ENV', 'DECISIONS', 'VERDICTS', 'default_url', 'shown_url', 'open_log', 'decision_id', 'suggested_labels',
-           'decision_rows', 'insert_decisions', 'DecisionLog', 'UnknownDecision', 'model_labels', 'new_labels',
-           'decision_row', 'shown_verdict', 'iso_time', 'get_decision', 'decision_summary', 'explanation',
+           'uncertainty', 'decision_rows', 'insert_decisions', 'DecisionLog', 'UnknownDecision', 'model_labels',
+           'new_labels', 'decision_row', 'shown_verdict', 'iso_time', 'get_decision', 'decision_summary', 'explanation',
            'parse_since', 'served_decisions', 'list_decisions', 'decision_stats', 'export_feedback']
 
 # %% ../nbs/12_decisions.ipynb #d1ca0ad8
@@ -46,7 +46,10 @@ DECISIONS = sa.Table(
     sa.Column("suggested", sa.JSON, nullable=False),                # the label, or the suggested tags, best first
     sa.Column("scores", sa.JSON),                                   # per class or tag
     sa.Column("latency_ms", sa.Float),
-    sa.Index("ix_decisions_model_version_at", "model_version", "at"))       # the curator's queue: newest version first
+    sa.Column("uncertainty", sa.Float),                             # how unsure the model was: smaller is less sure (`uncertainty`)
+    sa.Column("draw", sa.Float),                                    # uniform in [0, 1) at logging: below the control share, a random control
+    sa.Index("ix_decisions_model_version_at", "model_version", "at"),       # the curator's queue: newest version first
+    sa.Index("ix_decisions_uncertainty", "uncertainty"), sa.Index("ix_decisions_draw", "draw"))        # least sure first; the control
 VERDICTS = sa.Table(
     "verdicts", _METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -79,12 +82,21 @@ def open_log(url: str | None = None, create: bool = True) -> sa.Engine:
             with engine.connect() as con: con.exec_driver_sql("PRAGMA journal_mode=WAL")   # readers never block the service
         else: engine = sa.create_engine(url, pool_pre_ping=True)
         _METADATA.create_all(engine)
+        _add_new_columns(engine)
         for index in DECISIONS.indexes: index.create(engine, checkfirst=True)     # indexes added since a log was created
         return engine
     except (sa.exc.SQLAlchemyError, ImportError) as e:
         why = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
         raise UserError(f"cannot open the decision log {shown_url(url)}: {why}. Give a SQLAlchemy URL the service can "
                         "write, e.g. sqlite:////path/decisions.db or postgresql://user@host/dbname") from None
+
+def _add_new_columns(engine: sa.Engine):
+    "Columns added to the decision log since a log was created, added to it (empty for the decisions already there)."
+    have = {c["name"] for c in sa.inspect(engine).get_columns("decisions")}
+    with engine.begin() as con:
+        for col in DECISIONS.columns:
+            if col.name not in have:
+                con.exec_driver_sql(f"ALTER TABLE decisions ADD COLUMN {col.name} {col.type.compile(dialect=engine.dialect)}")
 
 def _exists(url: str) -> bool:
     "Whether the decision log at `url` has been written (its tables exist), without creating anything."
@@ -116,17 +128,26 @@ def suggested_labels(output: dict) -> list[str]:
     "What one answer of the service suggests: its label, or its tags best first."
     return [t["tag"] for t in output["tags"]] if "tags" in output else [output["label"]]
 
+def uncertainty(scores: dict | None, thresholds: dict | None = None) -> float | None:
+    """How unsure a decision is, smaller meaning less sure: for one label, the margin between its two best scores ("breaking
+    ties"); for tags (`thresholds` per tag), the distance of the tag probability closest to its own threshold."""
+    if not scores: return None
+    if thresholds: return round(min(abs(p - thresholds.get(t, 0.5)) for t, p in scores.items()), 6)
+    best = sorted(scores.values(), reverse=True)
+    return round(best[0] - best[1], 6) if len(best) > 1 else None
+
+_DRAW = random.Random()
+
 def decision_rows(ids: list[str], texts: list[str], predictions: list[dict], model_version: str | None, run_id: str | None,
-                  latency_ms: float, at: float, log_text: bool = True) -> list[dict]:
-    "One decision row per text: its id, the model, what was suggested (a label, or tags best first) and the scores."
+                  latency_ms: float, at: float, thresholds: dict | None = None, log_text: bool = True) -> list[dict]:
+    "One decision row per text: its id, the model, what was suggested (a label, or tags best first), the scores, how unsure."
     rows = []
     for i, text, p in zip(ids, texts, predictions):
         tags = "tags" in p
+        scores = p.get("scores") or ({t["tag"]: t["probability"] for t in p["tags"]} if tags else None)
         rows.append(dict(id=i, at=at, model_version=model_version, run_id=run_id, task="tags" if tags else "label",
-                         text=text if log_text else None, text_sha256=_sha256(text),
-                         suggested=suggested_labels(p),
-                         scores=p.get("scores") or ({t["tag"]: t["probability"] for t in p["tags"]} if tags else None),
-                         latency_ms=round(latency_ms, 3)))
+                         text=text if log_text else None, text_sha256=_sha256(text), suggested=suggested_labels(p), scores=scores,
+                         latency_ms=round(latency_ms, 3), uncertainty=uncertainty(scores, thresholds), draw=_DRAW.random()))
     return rows
 
 # %% ../nbs/12_decisions.ipynb #fa47b8d2
@@ -161,7 +182,7 @@ class DecisionLog:
         self._thread.start()
 
     def record(self, texts: list[str], predictions: list[dict], model_version: str | None, run_id: str | None,
-               latency_ms: float) -> list[str]:
+               latency_ms: float, thresholds: dict | None = None) -> list[str]:
         "New decision ids for these predictions, their decisions queued for writing; never waits."
         ids = [decision_id() for _ in texts]
         if self.queued - self.settled + len(ids) > self.max_pending:
@@ -169,7 +190,7 @@ class DecisionLog:
             self.on_settled("dropped", len(ids))
             self._say(f"more than {self.max_pending} decisions were waiting to be written")
         else:
-            self.pending.append((ids, texts, predictions, model_version, run_id, latency_ms, time.time()))
+            self.pending.append((ids, texts, predictions, model_version, run_id, latency_ms, time.time(), thresholds))
             self.queued += len(ids)
         return ids
 
@@ -328,22 +349,27 @@ def _ratio(a: int, b: int) -> float | None: return round(a / b, 6) if b else Non
 def _tally(counts: dict, name: str, key: str, n: int = 1):
     counts.setdefault(name, dict(suggested=0, curated=0, accepted=0, rejected=0, added=0))[key] += n
 
-def decision_stats(engine: sa.Engine, model: str | None = None, since: str | None = None) -> list[dict]:
-    "Per model version (newest first): decisions, curation counts, acceptance rate, online precision and recall, and per tag."
+def decision_stats(engine: sa.Engine, model: str | None = None, since: str | None = None, control_share: float = 0.1) -> list[dict]:
+    """Per model version (newest first): decisions, curation counts, acceptance rate, online precision and recall, per tag,
+    and per arm of the curator's queue: the random control (draw below `control_share`) and the ordered rest."""
     latest = _latest_verdicts()
-    q = _chosen(sa.select(DECISIONS.c.model_version, DECISIONS.c.run_id, DECISIONS.c.suggested, DECISIONS.c.at, DECISIONS.c.scores,
+    q = _chosen(sa.select(DECISIONS.c.model_version, DECISIONS.c.run_id, DECISIONS.c.suggested, DECISIONS.c.at, DECISIONS.c.scores, DECISIONS.c.draw,
                           latest.c.accepted, latest.c.rejected, latest.c.added, latest.c.curator)
                 .outerjoin(latest, latest.c.decision_id == DECISIONS.c.id), since, model)
     models: dict = {}
     with engine.connect() as con:
         for r in con.execute(q).mappings():
             m = models.setdefault((r["model_version"], r["run_id"]), dict(decisions=0, curated=0, accepted_as_is=0, first=r["at"],
-                                                                           last=r["at"], labels={}, new={}))
+                                                                           last=r["at"], labels={}, new={}, arms={}))
             m["decisions"] += 1; m["first"] = min(m["first"], r["at"]); m["last"] = max(m["last"], r["at"])
             for tag in r["suggested"]: _tally(m["labels"], tag, "suggested")
             if r["curator"] is None: continue
             m["curated"] += 1
             m["accepted_as_is"] += not r["rejected"] and not r["added"]
+            arm = m["arms"].setdefault("control" if r["draw"] is not None and r["draw"] < control_share else "ordered",
+                                       dict(curated=0, accepted_as_is=0, accepted=0, rejected=0))
+            for key, n in (("curated", 1), ("accepted_as_is", not r["rejected"] and not r["added"]), ("accepted", len(r["accepted"])),
+                           ("rejected", len(r["rejected"]))): arm[key] += n
             for tag in r["suggested"]: _tally(m["labels"], tag, "curated")
             for key in ("accepted", "rejected", "added"):
                 for tag in r[key]: _tally(m["labels"], tag, key)
@@ -361,7 +387,9 @@ def _model_stats(version, run_id, m: dict) -> dict:
                 acceptance_rate=_ratio(m["accepted_as_is"], m["curated"]), suggestions=total["suggested"],
                 accepted=total["accepted"], rejected=total["rejected"], added=total["added"], **rates(total),
                 labels={name: {**c, **rates(c)} for name, c in labels.items()},
-                new_labels=dict(sorted(m["new"].items())))
+                new_labels=dict(sorted(m["new"].items())),
+                arms={name: {**a, "precision": _ratio(a["accepted"], a["accepted"] + a["rejected"]),
+                             "acceptance_rate": _ratio(a["accepted_as_is"], a["curated"])} for name, a in sorted(m["arms"].items())})
 
 # %% ../nbs/12_decisions.ipynb #11eb612c
 def export_feedback(engine: sa.Engine, path, since: str | None = None, model: str | None = None) -> dict:

@@ -39,6 +39,7 @@ class ServeSettings:
     log_text: bool = True             # write each text into the decision log; False writes only its sha256
     token: str = field(default="", repr=False)   # bearer token of the curation endpoints and page; '' keeps them closed
     address: str = ""                 # where the service listens (http://host:port), for the line it prints when ready
+    control_share: float = 0.1        # the share of the curator's queue drawn at random as a control (agileml.curation)
 
     @classmethod
     def from_env(cls) -> "ServeSettings":
@@ -70,6 +71,11 @@ class ServedModel:
 
     @property
     def score_type(self) -> str: return "probability" if hasattr(self.pipeline, "predict_proba") else "decision_function"
+
+    @property
+    def thresholds(self) -> dict | None:
+        "A tag model's threshold per tag (what the decision log measures how unsure it was against); None for labels."
+        return dict(zip(self.classes, map(float, self.pipeline[-1].thresholds_))) if self.tags else None
 
     @property
     def tags(self) -> bool:
@@ -377,7 +383,7 @@ def _model_ref(m: ServedModel) -> dict: return dict(run_id=m.run_id, version=m.v
 def _decided(decisions: DecisionLog | None, model: ServedModel, texts: list[str], outputs: list[dict], started: float) -> list[dict]:
     "Each output with its decision id first, the decisions queued for the log (ids are None when the log is off)."
     if decisions is None: return [dict(decision_id=None, **o) for o in outputs]
-    ids = decisions.record(texts, outputs, model.version, model.run_id, (time.perf_counter() - started) * 1000)
+    ids = decisions.record(texts, outputs, model.version, model.run_id, (time.perf_counter() - started) * 1000, model.thresholds)
     return [dict(decision_id=i, **o) for i, o in zip(ids, outputs)]
 
 def _routes(app, s: ServeSettings, holder: ModelHolder, coalescer: Coalescer, TextsRequest, decisions: DecisionLog | None,

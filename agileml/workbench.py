@@ -184,9 +184,11 @@ def _reading_routes(app, s, holder, decisions, in_log, auth):
     @app.get("/v1/decisions", dependencies=auth, responses=CURATION_ERRORS)
     async def decisions_list(pending: bool = Query(False, description="only decisions waiting for a verdict, in the queue's order"),
                              limit: int = Query(20, ge=1, le=500, description="at most this many"),
-                             order: Order = Query("newest", description="the queue's order")):
+                             order: Order = Query(next(iter(QUEUE_ORDERS)), description="the queue's order"),
+                             control_share: float = Query(s.control_share, ge=0, lt=1, description="the share of the queue drawn "
+                                                          "at random as a control, marked \"arm\": \"control\"")):
         "The queue (pending=true): how many decisions wait for a verdict and the first `limit`; else the newest decisions."
-        if pending: return await in_log(queue, limit, order)
+        if pending: return await in_log(queue, limit, order, None, control_share)
         return {"decisions": await in_log(list_decisions, None, None, limit)}
 
     @app.get("/v1/decisions/{decision_id}", dependencies=auth, responses=CURATION_ERRORS)
@@ -240,7 +242,7 @@ def sign_in_page(curator: str = "", message: str = "", status: int = 200) -> HTM
 
 def workbench_page(curator: str, csrf: str) -> HTMLResponse:
     "The workbench: its header and an empty card that curate.js fills in from the API."
-    config = json.dumps(dict(curator=curator, csrf=csrf, order="newest")).replace("</", "<\\/")
+    config = json.dumps(dict(curator=curator, csrf=csrf, order=next(iter(QUEUE_ORDERS)))).replace("</", "<\\/")
     return _html(_WORKBENCH.substitute(curator=html.escape(curator), config=config))
 
 # %% ../nbs/16_workbench.ipynb #e0b6e0ff

@@ -181,8 +181,12 @@ def test_bad_requests_to_the_curation_api_get_4xx_that_say_what_is_accepted(sms_
     r = post(url, "/v1/feedback", headers=CURATOR, json=dict(decision_id=d["decision_id"], curator=" ", label="ham"))
     assert r.status_code == 422 and "curator is only whitespace" in r.json()["detail"]
     r = HTTP.get(f"{url}/v1/decisions", params={"pending": "true", "order": "loudest"}, headers=CURATOR)
-    assert r.status_code == 422 and r.json()["detail"] == "order must be one of 'newest'"
+    assert r.status_code == 422 and r.json()["detail"] == "order must be one of 'uncertainty', 'newest' or 'random'"
     assert HTTP.get(f"{url}/v1/labels", headers=CURATOR).json()["labels"] == ["ham", "spam"]
+    unsure = HTTP.get(f"{url}/v1/decisions", params={"pending": "true", "limit": 8, "control_share": 0}, headers=CURATOR).json()
+    margins = [abs(d["scores"]["spam"] - d["scores"]["ham"]) for d in unsure["decisions"]]
+    assert unsure["order"] == "uncertainty" and margins == sorted(margins)          # the least sure first, by default
+    assert "--control-share 1.5: give a share from 0" in cli("serve", "--control-share", "1.5", check=2).stderr
     assert HTTP.get(f"{url}/v1/labels").status_code == 401
     paths = HTTP.get(f"{url}/openapi.json").json()["paths"]
     assert {"/v1/decisions", "/v1/labels", "/v1/tally", "/v1/decisions/{decision_id}/undo"} <= set(paths)

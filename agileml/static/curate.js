@@ -89,7 +89,8 @@ function show() {
   const when = d.at.slice(0, 16).replace("T", " ");
   const model = d.model.version ? `model version ${d.model.version}` : d.model.run_id ? `run ${d.model.run_id.slice(0, 8)}` : "a model folder";
   card.replaceChildren(
-    el("p", {class: "meta"}, `${model} · ${when} UTC · decision ${d.decision_id.slice(-8)}`),
+    el("p", {class: "meta"}, `${model} · ${when} UTC · decision ${d.decision_id.slice(-8)}`,
+       d.arm === "control" ? el("span", {class: "control", title: "drawn at random, so curators' verdicts on these measure the model without the queue's bias"}, "random sample") : null),
     textWithEvidence(d.text, new Map()), el("p", {class: "evidence-note quiet"}, "marking the words that decided…"),
     d.task === "tags" ? tagChoices(d) : labelChoices(d));
   keys(d); counts();
