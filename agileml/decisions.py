@@ -12,8 +12,8 @@ from .config import UserError, project_dir
 
 # %% auto #0
 __all__ = ['DECISIONS_ENV', 'DECISIONS', 'VERDICTS', 'default_url', 'shown_url', 'open_log', 'decision_id', 'suggested_labels',
-           'uncertainty', 'decision_rows', 'insert_decisions', 'DecisionLog', 'UnknownDecision', 'model_labels',
-           'new_labels', 'decision_row', 'shown_verdict', 'iso_time', 'get_decision', 'decision_summary', 'explanation',
+           'uncertainty', 'decision_rows', 'DecisionLog', 'UnknownDecision', 'model_labels', 'new_labels',
+           'decision_row', 'shown_verdict', 'iso_time', 'get_decision', 'decision_summary', 'explanation',
            'parse_since', 'served_decisions', 'list_decisions', 'decision_stats', 'export_feedback']
 
 # %% ../nbs/12_decisions.ipynb #d1ca0ad8
@@ -159,7 +159,7 @@ _UNPACK = {  # how each database turns one JSON array of rows into rows of `deci
                          for c in DECISIONS.columns)),
     "postgresql": "INSERT INTO decisions SELECT * FROM json_populate_recordset(NULL::decisions, %s)"}
 
-def insert_decisions(con, rows: list[dict]):
+def _insert_decisions(con, rows: list[dict]):
     "Insert decision rows in one statement where the database can unpack a JSON array, else with `executemany`."
     if rows and (sql := _UNPACK.get(con.dialect.name)): con.exec_driver_sql(sql, (json.dumps(rows),))
     elif rows: con.execute(DECISIONS.insert(), rows)
@@ -221,7 +221,7 @@ class DecisionLog:
         rows = [r for e in entries for r in decision_rows(*e, log_text=self.log_text)]
         try:
             self._check_file()
-            with self.engine.begin() as con: insert_decisions(con, rows)
+            with self.engine.begin() as con: _insert_decisions(con, rows)
             self.written += len(rows)
             self.on_settled("written", len(rows))
         except Exception as e:                 # whatever the database says, predictions go on
