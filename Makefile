@@ -63,6 +63,8 @@ bench: $(INSTALLED)  ## every benchmark in BENCHMARKS.md (serve_load needs wrk: 
 	$(BIN)/python benchmarks/cli_validation.py
 	$(BIN)/python benchmarks/sweep_workers.py
 	$(BIN)/python benchmarks/curate_page.py
+	$(BIN)/python benchmarks/new_store.py
+	$(BIN)/python benchmarks/label_efficiency.py
 	command -v wrk >/dev/null || { echo "benchmarks/serve_load.py needs wrk: apt-get install wrk"; exit 1; }
 	$(BIN)/python benchmarks/serve_load.py
 
