@@ -99,8 +99,15 @@ class ErrorAnalysis:
     task: str                                          # 'single' or 'multi'
     scores: dict
     errors: int                                        # misclassified texts (tags: texts with any tag wrong or missed)
-    tables: dict = field(default_factory=dict)         # name -> DataFrame, recorded as analysis/NAME.csv
-    figures: dict = field(default_factory=dict)        # name -> Figure
+    tables: dict = field(default_factory=dict)         # name -> DataFrame, recorded as analysis/NAME.csv ('shown' is not)
+    figures: dict = field(default_factory=dict)        # name -> Figure, recorded as analysis/NAME.png
+
+    def record(self, run, test_rows: int):
+        "Record the analysis into `run` (an `agileml.recording.TrainingRun`): its scores, tables and figures."
+        run.log_metrics({**self.scores, "test_rows": test_rows, "misclassified": self.errors})
+        for name, table in self.tables.items():
+            if name != "shown": run.log_table(table, f"analysis/{name}.csv")
+        for name, figure in self.figures.items(): run.log_figure(figure, f"analysis/{name}.png")
 
 def _label_analysis(model, split: Split, top: int) -> ErrorAnalysis:
     y_pred = list(model.predict(split.X_test))
