@@ -61,6 +61,12 @@ def current_text(browser):
     return browser.execute_script("const t = document.querySelector('#card .text'); return t && t.textContent")
 
 
+def explained(browser):
+    "Whether the card shows its decision's explanation (words marked, or why none are): the page has heard back from the service."
+    note = browser.execute_script("const n = document.querySelector('#card .evidence-note'); return n && n.textContent")
+    return note and not note.startswith("marking the words")
+
+
 def press(browser, keys):
     from selenium.webdriver.common.action_chains import ActionChains
     ActionChains(browser).send_keys(keys).perform()
@@ -91,7 +97,7 @@ def test_thirty_verdicts_by_keyboard_are_each_in_the_log(sms_service, browser):
     browser.save_screenshot(str(ARTIFACTS / "curate-sign-in.png"))
     sign_in(browser, url, TOKEN)
     wait_for(lambda: current_text(browser), 30, "the first decision on the card")
-    wait_for(lambda: browser.execute_script("return document.querySelectorAll('#card mark').length"), 30, "the evidence marked")
+    wait_for(lambda: explained(browser), 30, "the explanation shown")
     browser.save_screenshot(str(ARTIFACTS / "curate-sms.png"))
     assert "waiting for a verdict" in browser.find_element("id", "left").text
     first = current_text(browser)                  # a typo typed in: the service refuses it, and the decision comes back with why
@@ -219,7 +225,7 @@ def test_tags_are_kept_rejected_and_added_by_keyboard(tag_service, browser):
     browser.get(f"{url}/curate")                          # no session for this service's token yet: sign in
     sign_in(browser, url, TAG_TOKEN, "ben")
     wait_for(lambda: current_text(browser), 30, "the first tag decision")
-    wait_for(lambda: browser.execute_script("return document.querySelectorAll('#card mark').length"), 30, "the evidence marked")
+    wait_for(lambda: explained(browser), 30, "the explanation shown")
     browser.save_screenshot(str(ARTIFACTS / "curate-tags.png"))
     verdicts = {}
     for step in ("reject the first, add one", "accept as suggested", "reject all"):

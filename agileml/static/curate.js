@@ -102,6 +102,7 @@ function evidence(d, info) {
   document.querySelector("#card .text").replaceWith(textWithEvidence(d.text, evidenceOf(info, d)));
   if (!note) return;
   note.textContent = info.error ? `no explanation: ${info.error}` : info.explanation_missing ? `no explanation: ${info.explanation_missing}`
+    : d.task === "tags" && !state.choice.focus ? "no tag suggested: add one with t, or send none with a"
     : d.task === "tags" ? `green: words towards “${state.choice.focus}”, red: against` : `green: words towards “${d.suggested[0]}”, red: against`;
 }
 
