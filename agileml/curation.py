@@ -12,7 +12,7 @@ from .decisions import (DECISIONS, VERDICTS, UnknownDecision, decision_row, deci
 
 # %% auto #0
 __all__ = ['QUEUE_ORDERS', 'CONTROL_SHARE', 'VerdictError', 'check_verdict', 'add_verdict', 'pending_query', 'score_type',
-           'queued', 'in_control', 'queue', 'undo_verdict', 'tally']
+           'queued', 'in_control', 'queue', 'NothingToUndo', 'undo_verdict', 'tally']
 
 # %% ../nbs/15_curation.ipynb #d2ad46cb
 class VerdictError(UserError):
@@ -93,7 +93,7 @@ def _version_order(version: str | None) -> tuple:
 
 def _newest(con, pending: sa.Select, limit: int) -> list:
     """Newest model version first, newest decision first within it. One query per version, each walking the
-    (model_version, at) index: sorting every pending row by version in SQL took 14 ms at 10,000 decisions."""
+    (model_version, at) index, instead of sorting every pending row by version in SQL (BENCHMARKS.md, "The curator's page")."""
     versions = sorted(con.execute(sa.select(DECISIONS.c.model_version).distinct()).scalars(), key=_version_order)
     rows = []
     for v in versions:
@@ -161,6 +161,10 @@ def queue(engine: sa.Engine, limit: int = 20, order: str = "uncertainty", model:
                 decisions=[queued(r, arm) for r, arm in _interleaved(ordered, control, control_share, limit)])
 
 # %% ../nbs/15_curation.ipynb #3955301d
+class NothingToUndo(UserError):
+    "No verdict of this curator's to withdraw: the decision's state, not the request, is at odds (HTTP 409)."
+    status = 409
+
 def undo_verdict(engine: sa.Engine, decision_id: str, curator: str) -> dict:
     "Withdraw the latest verdict on `decision_id` if `curator` gave it; the decision as the queue shows it."
     with engine.begin() as con:
@@ -168,9 +172,9 @@ def undo_verdict(engine: sa.Engine, decision_id: str, curator: str) -> dict:
         if row is None: raise UnknownDecision(f"no decision has the id {decision_id!r} in the decision log")
         last = con.execute(sa.select(VERDICTS.c.id, VERDICTS.c.curator).where(VERDICTS.c.decision_id == decision_id)
                            .order_by(VERDICTS.c.id.desc()).limit(1)).first()
-        if last is None: raise VerdictError(f"decision {decision_id} has no verdict to undo")
+        if last is None: raise NothingToUndo(f"decision {decision_id} has no verdict to undo")
         if last.curator != (curator or "").strip():
-            raise VerdictError(f"the latest verdict on decision {decision_id} is {last.curator}'s: only they can undo it")
+            raise NothingToUndo(f"the latest verdict on decision {decision_id} is {last.curator}'s: only they can undo it")
         con.execute(VERDICTS.delete().where(VERDICTS.c.id == last.id))
     return queued(row)
 

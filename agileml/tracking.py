@@ -53,7 +53,7 @@ def _store_lock(uri: str):
 
 def store_template() -> Path:
     """An empty SQLite store at this MLflow version's schema, made once per machine and MLflow version (in ~/.cache/agileml):
-    MLflow makes a new store by running every schema migration since its first release, about 6 s (BENCHMARKS.md)."""
+    MLflow makes a new store by running every schema migration since its first release (BENCHMARKS.md, "A new tracking store")."""
     import mlflow
     folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "agileml"
     path = folder / f"mlflow-{mlflow.__version__}-empty-store.db"

@@ -137,7 +137,7 @@ def _log_calls(decisions):
         if decisions is None: raise HTTPException(404, "the decision log is off (the service runs with --decision-log off)")
         try: return await asyncio.get_running_loop().run_in_executor(None, fn, decisions.engine, *args)
         except UnknownDecision as e: raise HTTPException(404, str(e))
-        except UserError as e: raise HTTPException(422, str(e))
+        except UserError as e: raise HTTPException(getattr(e, "status", 422), str(e))     # 409 where the state is at odds
         except Exception as e:
             raise HTTPException(503, f"the decision log cannot be used now: {str(getattr(e, 'orig', None) or e).splitlines()[0]}")
     return in_log
@@ -165,10 +165,7 @@ def _verdict_routes(app, holder, decisions, in_log, auth):
               responses={**CURATION_ERRORS, 409: {"description": "no verdict to undo, or the latest is another curator's"}})
     async def undo(decision_id: DecisionId, body: UndoRequest):
         "Withdraw the latest verdict on a decision (the curator who gave it only); the decision as the queue shows it."
-        try: return {"undone": await in_log(undo_verdict, decision_id, body.curator)}
-        except HTTPException as e:
-            if e.status_code == 422: raise HTTPException(409, e.detail)      # the decision's state, not the request, is at odds
-            raise
+        return {"undone": await in_log(undo_verdict, decision_id, body.curator)}
 
     @app.get("/v1/tally", dependencies=auth, responses=CURATION_ERRORS)
     async def curator_tally(curator: str = Query(min_length=1, max_length=200, pattern=NOT_BLANK, description="the curator")):
