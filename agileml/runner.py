@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_runner.ipynb #28310bd0
 from __future__ import annotations
-import gc, hashlib, os, re, signal, tempfile, threading
+import gc, hashlib, os, re, shutil, signal, tempfile, threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -179,6 +179,11 @@ _plt.close("all"); _os.chdir({cwd!r}); _os.environ.update({env!r})
 get_ipython().execution_count = 1
 del _os, _plt"""
 
+def _socket_dir() -> str:
+    "The temporary folder, or /tmp where its path would leave a Unix socket's path over its 107 characters."
+    tmp = tempfile.gettempdir()
+    return tmp if len(tmp) <= 60 else "/tmp"
+
 class KernelError(RuntimeError):
     "A kernel that did not start, or could not be prepared for a run."
 
@@ -187,7 +192,10 @@ class WarmKernel:
     def __init__(self, stopping: threading.Event | None = None, cwd: Path | None = None, wait: bool = True):
         from jupyter_client import KernelManager
         self.stopping = stopping or threading.Event()      # set (by the pool) when the points must stop
-        self.km = KernelManager(kernel_name="python3")
+        # its channels are Unix sockets in a folder of its own: TCP ports picked by two processes at once can collide,
+        # and the kernel then dies "before replying to kernel_info" (a CI run of two fresh-kernel workers did)
+        self.sockets = tempfile.mkdtemp(prefix="agileml-kernel-", dir=_socket_dir())
+        self.km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(self.sockets, "kernel"))
         # with this process's environment (`reset` sets a run's); it imports PRELOAD before it answers
         self.km.start_kernel(extra_arguments=_start_args(PRELOAD), **({"cwd": str(cwd)} if cwd else {}))
         self.client = self.km.blocking_client()
@@ -226,6 +234,7 @@ class WarmKernel:
     def close(self):
         self.client.stop_channels()
         if self.km.has_kernel: self.km.shutdown_kernel(now=True)
+        shutil.rmtree(self.sockets, ignore_errors=True)
 
 class _Stopped(Exception):
     "Raised before a cell starts when the kernel's pool is stopping."
