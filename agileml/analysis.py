@@ -132,7 +132,7 @@ def _tag_analysis(model, split: Split, top: int) -> ErrorAnalysis:
     errors = tag_errors(split.X_test, split.y_test, y_pred)
     shown = errors.head(top).copy()
     shown["why"] = [_why(model, r.text, r) for r in shown.itertuples()]
-    per_tag = per_tag_report(split.y_test, y_pred, classes)
+    per_tag = per_tag_report(split.y_test, y_pred, classes, probs)
     per_tag = per_tag[per_tag.support > 0].sort_values(["f1", "support"], ascending=[True, False])
     curves = threshold_curves(tag_matrix(split.y_test, classes), probs, clf.thresholds_, classes)
     frequent = list(per_tag.sort_values("support", ascending=False).index[:8])

@@ -246,6 +246,15 @@ class Config:
     def __repr__(self): return f"Config({', '.join(f'{k}={v!r}' for k, v in self._values.items())})"
     def as_dict(self) -> dict: return dict(self._values)
 
+    # parameters whose 0 means "the task's default": the best measured for labels (SMS, 20 Newsgroups, IMDB) and for
+    # tags (Reuters-21578: micro-F1 0.890 against 0.878 with the labels' defaults; BENCHMARKS.md "Tags")
+    TASK_DEFAULTS = {"ngram_max": {"labels": 2, "tags": 1}, "min_df": {"labels": 1, "tags": 2}}
+
+    def for_task(self, multilabel: bool) -> "Config":
+        "These parameters with each 0 of TASK_DEFAULTS replaced by the default of the task: tags when `multilabel`."
+        task = "tags" if multilabel else "labels"
+        return Config({k: self.TASK_DEFAULTS[k][task] if k in self.TASK_DEFAULTS and v == 0 else v for k, v in self._values.items()})
+
 def experiment_config(notebook: str = "train", **params) -> Config:
     "The validated parameters of an experiment: its declared defaults, overridden by `params`."
     return Config(typed_values(declarations(experiment_notebook(notebook)), params))

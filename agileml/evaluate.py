@@ -18,9 +18,9 @@ from .features import TOKEN_PATTERN
 
 # %% auto #0
 __all__ = ['KEYWORDS_PER_CLASS', 'LOWER_IS_BETTER', 'metrics', 'per_class_report', 'confusion_figure', 'tag_matrix',
-           'tag_set_metrics', 'precision_at', 'coverage_curve', 'coverage_at_precision', 'top1_calibration_error',
-           'tag_metrics', 'per_tag_report', 'tag_figure', 'indicative_words', 'single_label_baselines',
-           'multi_label_baselines', 'baseline_metrics', 'Evaluation', 'evaluate_model']
+           'tag_set_metrics', 'precision_at', 'coverage_curve', 'coverage_at_precision', 'reliability',
+           'calibration_error', 'top1', 'tag_metrics', 'per_tag_report', 'tag_figure', 'indicative_words',
+           'single_label_baselines', 'multi_label_baselines', 'baseline_metrics', 'Evaluation', 'evaluate_model']
 
 # %% ../nbs/04_evaluate.ipynb #dd6b005a
 def metrics(y_true, y_pred) -> dict[str, float]:
@@ -77,30 +77,47 @@ def coverage_at_precision(T: np.ndarray, probs: np.ndarray, precision: float = 0
     ok = curve[curve.precision >= precision]
     return float(ok.coverage.max()) if len(ok) else 0.0
 
-def top1_calibration_error(T: np.ndarray, probs: np.ndarray, bins: int = 10) -> float:
-    "Expected calibration error of the top suggestion: |mean probability - share right| per probability bin, weighted."
-    conf, right = probs.max(1), T[np.arange(len(T)), probs.argmax(1)]
-    which = np.minimum((conf * bins).astype(int), bins - 1)
-    return float(sum(abs(conf[which == b].mean() - right[which == b].mean()) * (which == b).mean()
-                     for b in range(bins) if (which == b).any()))
+def reliability(p: np.ndarray, right: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    "Probabilities `p` against outcomes `right` (0/1) per probability bin of width 1/`bins`: texts, mean probability, share right."
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    frame = pd.DataFrame(dict(bin=which, probability=p, right=np.asarray(right, dtype=float)))
+    return frame.groupby("bin").agg(texts=("right", "size"), probability=("probability", "mean"), right=("right", "mean"))
+
+def calibration_error(p: np.ndarray, right: np.ndarray, bins: int = 10) -> float:
+    "Expected calibration error: |mean probability - share right| per probability bin, weighted by its texts."
+    return _table_error(reliability(p, right, bins))
+
+def _table_error(r: pd.DataFrame) -> float: return float((abs(r.probability - r.right) * r.texts).sum() / r.texts.sum())
+
+def top1(T: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "The top suggestion's probability of each text, and whether it is right (0/1)."
+    return probs.max(1), T[np.arange(len(T)), probs.argmax(1)]
 
 def tag_metrics(y_true, y_pred, probs: np.ndarray, classes, precision: float = 0.95) -> dict[str, float]:
-    "Every multi-label score of a run: the set scores, precision@1 and @3, top-1 calibration error, coverage at `precision`."
+    """Every multi-label score of a run: the set scores, precision@1 and @3, the calibration error of the top suggestion
+    and the mean and worst of the tags' own, coverage at `precision`."""
     T = tag_matrix(y_true, classes)
+    per_tag = [calibration_error(probs[:, j], T[:, j]) for j in range(T.shape[1])]
     return {**tag_set_metrics(y_true, y_pred, classes), "precision_at_1": precision_at(T, probs, 1),
-            "precision_at_3": precision_at(T, probs, 3), "ece_top1": top1_calibration_error(T, probs),
+            "precision_at_3": precision_at(T, probs, 3), "ece_top1": calibration_error(*top1(T, probs)),
+            "ece_tag_mean": float(np.mean(per_tag)), "ece_tag_max": float(np.max(per_tag)),
             "coverage_at_precision": coverage_at_precision(T, probs, precision)}
 
-def per_tag_report(y_true, y_pred, classes) -> pd.DataFrame:
-    "Precision, recall, F1 and support (test texts carrying it) of each tag, most frequent first."
-    p, r, f, s = precision_recall_fscore_support(tag_matrix(y_true, classes), tag_matrix(y_pred, classes), zero_division=0)
-    return pd.DataFrame(dict(precision=p, recall=r, f1=f, support=s), index=pd.Index(classes, name="tag")).sort_values(
+def per_tag_report(y_true, y_pred, classes, probs: np.ndarray | None = None) -> pd.DataFrame:
+    "Precision, recall, F1, support (test texts carrying it) and, given `probs`, calibration error of each tag, most frequent first."
+    T = tag_matrix(y_true, classes)
+    p, r, f, s = precision_recall_fscore_support(T, tag_matrix(y_pred, classes), zero_division=0)
+    ece = {} if probs is None else dict(ece=[calibration_error(probs[:, j], T[:, j]) for j in range(T.shape[1])])
+    return pd.DataFrame(dict(precision=p, recall=r, f1=f, support=s, **ece), index=pd.Index(classes, name="tag")).sort_values(
         "support", ascending=False)
 
 # %% ../nbs/04_evaluate.ipynb #39065048
-def tag_figure(report: pd.DataFrame, curve: pd.DataFrame, precision: float = 0.95, title: str = "") -> plt.Figure:
-    "Per-tag F1 against support, and precision against coverage when top suggestions are accepted, side by side."
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+def tag_figure(report: pd.DataFrame, curve: pd.DataFrame, precision: float = 0.95, title: str = "",
+               calibration: pd.DataFrame | None = None) -> plt.Figure:
+    """Per-tag F1 against support, and precision against coverage when top suggestions are accepted, side by side; then,
+    given the top suggestion's `reliability` table as `calibration`, its reliability diagram."""
+    fig, (left, right, *diagram) = plt.subplots(1, 2 + (calibration is not None), figsize=(16.5 if calibration is not None else 11, 4))
+    if diagram: _reliability_diagram(diagram[0], calibration)
     left.scatter(report.support, report.f1, s=12)
     left.set(xscale="log", xlabel="test texts with the tag (support)", ylabel="F1", title="F1 per tag")
     right.plot(curve.coverage, curve.precision)
@@ -109,6 +126,15 @@ def tag_figure(report: pd.DataFrame, curve: pd.DataFrame, precision: float = 0.9
               title=f"coverage at precision {precision}", ylim=(0, 1.02))
     fig.suptitle(title); fig.tight_layout()
     return fig
+
+def _reliability_diagram(ax, table: pd.DataFrame):
+    "The share of top suggestions right against their mean probability, per bin (point size: texts), beside the diagonal."
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
+    ax.scatter(table.probability, table.right, s=12 + 200 * table.texts / table.texts.max(), label="texts in a bin")
+    ax.plot(table.probability, table.right)
+    ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="probability of the top suggestion (bin mean)", ylabel="share right",
+           title=f"reliability of the top suggestion (ECE {_table_error(table):.3f})")
+    ax.legend(loc="upper left")
 
 # %% ../nbs/04_evaluate.ipynb #c62c1805
 KEYWORDS_PER_CLASS = (1, 2, 3, 5, 10, 20)   # the numbers of indicative words a keyword rule may use
@@ -172,7 +198,7 @@ class Evaluation:
     scores: dict              # the model's scores, the best baseline's (`baseline_*`) and the margin over it (`lift_*`)
     baselines: pd.DataFrame   # the model's scores beside each baseline's
     report: dict              # per class (scikit-learn's classification report) or per tag: precision, recall, F1, support
-    figure: plt.Figure        # the confusion matrix, or per-tag F1 and the precision/coverage curve
+    figure: plt.Figure        # the confusion matrix, or per-tag F1, the precision/coverage curve and the reliability diagram
     kind: str                 # "class" or "tag"
 
 def evaluate_model(pipeline, split, precision: float = 0.95, title: str = "") -> Evaluation:
@@ -181,8 +207,9 @@ def evaluate_model(pipeline, split, precision: float = 0.95, title: str = "") ->
     if is_multilabel(split.y_train):
         classes, probs = list(pipeline.classes_), pipeline.predict_proba(split.X_test)
         scores = tag_metrics(split.y_test, y_pred, probs, classes, precision)
-        tags = per_tag_report(split.y_test, y_pred, classes)
-        figure = tag_figure(tags, coverage_curve(tag_matrix(split.y_test, classes), probs), precision, title)
+        T = tag_matrix(split.y_test, classes)
+        tags = per_tag_report(split.y_test, y_pred, classes, probs)
+        figure = tag_figure(tags, coverage_curve(T, probs), precision, title, calibration=reliability(*top1(T, probs)))
         report, kind = tags.to_dict(orient="index"), "tag"
     else:
         classes, scores = None, metrics(split.y_test, y_pred)

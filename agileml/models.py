@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.naive_bayes import MultinomialNB
+from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import KFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import MultiLabelBinarizer
@@ -20,7 +21,8 @@ from .config import Config, ConfigError, check_combinations
 from .features import TextColumn, make_features
 
 # %% auto #0
-__all__ = ['NBSVMClassifier', 'make_classifier', 'linear_weights', 'TagClassifier', 'build_pipeline', 'LinearTextScorer']
+__all__ = ['RARE_TAG', 'NBSVMClassifier', 'make_classifier', 'linear_weights', 'TagClassifier', 'build_pipeline',
+           'LinearTextScorer']
 
 # %% ../nbs/03_models.ipynb #d28bebe6
 class NBSVMClassifier(ClassifierMixin, BaseEstimator):
@@ -104,9 +106,10 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
                  min_tags: int = 0,          # at least this many tags per text, the most probable first
                  class_weight: str | None = "balanced",   # per-tag class weights, where the estimator takes them
                  threshold_prior: float = 10,  # weight, in positive examples, of 0.5 against a tag's tuned threshold
+                 isotonic_from: int = 50,    # positive training texts from which a tag's calibration is isotonic, not Platt
                  seed: int = 0):
         self.estimator, self.folds, self.top_k, self.min_tags, self.seed = estimator, folds, top_k, min_tags, seed
-        self.class_weight, self.threshold_prior = class_weight, threshold_prior
+        self.class_weight, self.threshold_prior, self.isotonic_from = class_weight, threshold_prior, isotonic_from
 
     def _fit_tags(self, X, Y) -> tuple[np.ndarray, np.ndarray]:
         "Weights (tags x features) and biases of one classifier per column of `Y`; a tag without both values gets a constant."
@@ -128,11 +131,32 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
         for fit_rows, held_rows in KFold(self.folds, shuffle=True, random_state=self.seed).split(X):
             W, b = self._fit_tags(X[fit_rows], Y[fit_rows])
             scores[held_rows] = np.asarray(X[held_rows] @ W.T) + b
+        self.positives_ = Y.sum(0)
         self.platt_ = np.array([_platt(scores[:, j], Y[:, j]) for j in range(Y.shape[1])])
-        probs = _sigmoid(scores * self.platt_[:, 0] + self.platt_[:, 1])
+        self.isotonic_ = [_isotonic(scores[:, j], Y[:, j]) if n >= self.isotonic_from and n < len(Y) else None
+                          for j, n in enumerate(self.positives_)]
+        probs = self._probabilities(scores)
         self.thresholds_ = np.array([_best_f1_threshold(probs[:, j], Y[:, j], self.threshold_prior) for j in range(Y.shape[1])])
         self.coef_, self.intercept_ = self._fit_tags(X, Y)
         return self
+
+    def _probabilities(self, scores: np.ndarray) -> np.ndarray:
+        "Scores (texts x tags) through each tag's calibration: its isotonic curve, or its Platt scaling."
+        probs = _sigmoid(scores * self.platt_[:, 0] + self.platt_[:, 1])
+        for j, curve in enumerate(getattr(self, "isotonic_", ())):     # a model saved before isotonic: Platt only
+            if curve is not None: probs[:, j] = np.interp(scores[:, j], curve[0], curve[1])
+        return probs
+
+    def calibration_summary(self) -> str:
+        "How each tag's probabilities were calibrated, in words, with the tags too rare to calibrate named."
+        iso, rare = sum(c is not None for c in self.isotonic_), [t for t, n in zip(self.classes_, self.positives_) if n < RARE_TAG]
+        text = f"probabilities calibrated on out-of-fold scores of the training part ({self.folds} folds): " + (
+            f"isotonic for {iso} tag(s) with at least {self.isotonic_from} training texts, Platt scaling for the other "
+            f"{len(self.classes_) - iso}" if iso else f"Platt scaling for every tag (none has the {self.isotonic_from} "
+            "training texts isotonic needs)")
+        if rare: text += (f"; {len(rare)} tag(s) have fewer than {RARE_TAG} training texts, too few to calibrate: their "
+                          f"probabilities are rough ({', '.join(map(str, rare[:5]))}{', ...' if len(rare) > 5 else ''})")
+        return text
 
     def decision_function(self, X) -> np.ndarray:
         "The score of every tag, texts x tags."
@@ -141,7 +165,7 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         "The calibrated probability of every tag, texts x tags."
-        return _sigmoid(self.decision_function(X) * self.platt_[:, 0] + self.platt_[:, 1])
+        return self._probabilities(self.decision_function(X))
 
     def predict(self, X) -> list[tuple[str, ...]]:
         "The suggested tags of each text, most probable first."
@@ -157,7 +181,14 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
             rows.append(picked[:self.top_k] if self.top_k else picked)
         return rows
 
+RARE_TAG = 5    # positive training texts under which a tag's calibration is called rough
+
 def _sigmoid(z): return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
+
+def _isotonic(score: np.ndarray, y: np.ndarray) -> np.ndarray:
+    "The isotonic regression of `y` on `score` as the points (2 x n) `np.interp` reads: its prediction, clipped at the ends."
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(score, y)
+    return np.vstack([iso.X_thresholds_, iso.y_thresholds_])
 
 def _constant_score(y: np.ndarray) -> float:
     "The score of a tag every training text has (10: probability 1 in effect) or none has (-10)."
@@ -173,6 +204,7 @@ def _platt(score: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 def build_pipeline(cfg: Config, multilabel: bool = False) -> Pipeline:
     "text -> features -> classifier, as one estimator that takes raw texts (a list, a Series, or a one-column DataFrame)."
     check_combinations(cfg.as_dict())
+    cfg = cfg.for_task(multilabel)
     names = inspect.signature(make_features).parameters
     features = make_features(cfg.features, **{k: v for k, v in cfg.as_dict().items() if k in names})
     clf = make_classifier(cfg.model, cfg.C, cfg.seed)

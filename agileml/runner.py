@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 import yaml
-from .config import (PROJECT_ENV, RUNNER_PARAMS, ConfigError, check_combinations, declarations, experiment_notebook,
+from .config import (PROJECT_ENV, RUNNER_PARAMS, Config, ConfigError, check_combinations, declarations, experiment_notebook,
                             experiments_dir, project_dir, typed_values)
 from .catalog import REGISTRY, data_home, dataset_from
 from .data import sha256_file
@@ -22,9 +22,13 @@ __all__ = ['REPORTED', 'KERNEL_ARGS', 'PRELOAD', 'WARM_ENGINE', 'parameter_table
 # %% ../nbs/06_runner.ipynb #0411bfbc
 def parameter_table(notebook: str = "train") -> list[dict]:
     "One row per declared parameter: name, type, default, accepted values, help."
-    return [dict(name=k, type=p.type, default=repr(p.default) if p.type == "str" else str(p.default),
-                 accepted="set by agileml" if k in RUNNER_PARAMS else p.accepted(), help=p.help)
-            for k, p in declarations(experiment_notebook(notebook)).items()]
+    return [dict(name=k, type=p.type, default=_default_text(k, p.default), accepted="set by agileml" if k in RUNNER_PARAMS
+                 else p.accepted(), help=p.help) for k, p in declarations(experiment_notebook(notebook)).items()]
+
+def _default_text(name: str, v) -> str:
+    "A default as a person reads it: a string quoted; a 0 that means the task's default, with each task's value."
+    return (f"0 ({', '.join(f'{task} {d}' for task, d in Config.TASK_DEFAULTS[name].items())})" if name in Config.TASK_DEFAULTS
+            and v == 0 else repr(v) if isinstance(v, str) else str(v))
 
 # %% ../nbs/06_runner.ipynb #26f0e2a7
 def read_params_file(path) -> dict:
@@ -179,11 +183,6 @@ _plt.close("all"); _os.chdir({cwd!r}); _os.environ.update({env!r})
 get_ipython().execution_count = 1
 del _os, _plt"""
 
-def _socket_dir() -> str:
-    "The temporary folder, or /tmp where its path would leave a Unix socket's path over its 107 characters."
-    tmp = tempfile.gettempdir()
-    return tmp if len(tmp) <= 60 else "/tmp"
-
 class KernelError(RuntimeError):
     "A kernel that did not start, or could not be prepared for a run."
 
@@ -192,9 +191,10 @@ class WarmKernel:
     def __init__(self, stopping: threading.Event | None = None, cwd: Path | None = None, wait: bool = True):
         from jupyter_client import KernelManager
         self.stopping = stopping or threading.Event()      # set (by the pool) when the points must stop
-        # its channels are Unix sockets in a folder of its own: TCP ports picked by two processes at once can collide,
-        # and the kernel then dies "before replying to kernel_info" (a CI run of two fresh-kernel workers did)
-        self.sockets = tempfile.mkdtemp(prefix="agileml-kernel-", dir=_socket_dir())
+        # its channels are Unix sockets in a folder of its own (/tmp if the temporary folder's path would make theirs longer
+        # than 107 characters): TCP ports picked by two processes at once can collide, and the kernel then dies "before
+        # replying to kernel_info" (a CI run of two fresh-kernel workers did)
+        self.sockets = tempfile.mkdtemp(prefix="agileml-kernel-", dir=None if len(tempfile.gettempdir()) <= 60 else "/tmp")
         self.km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(self.sockets, "kernel"))
         # with this process's environment (`reset` sets a run's); it imports PRELOAD before it answers
         self.km.start_kernel(extra_arguments=_start_args(PRELOAD), **({"cwd": str(cwd)} if cwd else {}))

@@ -41,8 +41,13 @@ def test_a_multi_label_csv_and_jsonl_train_with_tag_metrics_and_the_same_fingerp
         assert result["status"] == "FINISHED" and TAG_METRICS <= set(m)
         assert m["lift_micro_f1"] > 0 and m["micro_f1"] == pytest.approx(m["baseline_micro_f1"] + m["lift_micro_f1"])
         assert 0 <= m["ece_top1"] <= 1 and 0 <= m["coverage_at_precision"] <= 1
+        assert 0 <= m["ece_tag_mean"] <= m["ece_tag_max"] <= 1
     client = MlflowClient(store)
     runs = [client.get_run(r["run_id"]) for r in (from_csv, from_jsonl)]
+    assert (runs[0].data.params["ngram_max"], runs[0].data.params["min_df"]) == ("1", "2")     # given 1; min_df 0: the tags' 2
+    assert runs[0].data.tags["agileml.calibration"].startswith("probabilities calibrated on out-of-fold scores")
+    report = json.loads(Path(client.download_artifacts(runs[0].info.run_id, "evaluation/per_tag_report.json", str(tmp_path))).read_text())
+    assert all(0 <= row["ece"] <= 1 for row in report.values())
     assert runs[0].data.tags["agileml.data_fingerprint"] == runs[1].data.tags["agileml.data_fingerprint"]   # same rows, same content
     assert from_csv["metrics"] == from_jsonl["metrics"] | {"fit_seconds": from_csv["metrics"]["fit_seconds"]}
     files = {f.path for f in client.list_artifacts(runs[0].info.run_id, "evaluation")}

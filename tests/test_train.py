@@ -55,6 +55,7 @@ def test_default_run_works_offline_and_records_everything(sms_tfidf_runs):
     assert result["status"] == "FINISHED" and result["metrics"]["accuracy"] >= 0.98, result["metrics"]
     run = MlflowClient(store).get_run(result["run_id"])
     ds = load_registry("sms_spam", home=empty)
+    assert (run.data.params["ngram_max"], run.data.params["min_df"]) == ("2", "1")        # 0 by default: the labels' defaults
     assert run.data.params["dataset"] == "sms_spam" and run.data.tags["agileml.data_source"].endswith("agileml/datasets/SMSSpamCollection.gz")
     assert run.data.tags["agileml.data_fingerprint"] == ds.fingerprint
     assert len(run.data.tags["agileml.git_commit"]) == 40 and run.data.tags["agileml.git_dirty"] in ("true", "false")
