@@ -10,7 +10,7 @@ ifneq ($(wildcard $(DATA_HOME)),)
 export AGILEML_DATA_HOME ?= $(DATA_HOME)
 endif
 
-.PHONY: setup run test audit browser compare lab ui serve bench constraints clean
+.PHONY: setup run test audit browser compare lab ui serve bench constraints clean docs
 
 $(INSTALLED): settings.ini setup.py constraints.txt etc/jupyter/jupyter_server_config.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -73,3 +73,7 @@ constraints: $(INSTALLED)  ## re-pin the exact versions after changing requireme
 
 clean:
 	rm -rf $(VENV) *.egg-info
+
+docs: $(INSTALLED)  ## the documentation site in _docs/: the README as home, the guide, every notebook a page (the library's executed)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --quiet
+	@echo "built: open $(CURDIR)/_docs/index.html (or: $(BIN)/python -m http.server -d _docs -b 127.0.0.1 8001)"

@@ -135,7 +135,7 @@ def in_control(share: float):
 
 def _interleaved(ordered: list, control: list, share: float, limit: int) -> list[tuple]:
     "One control decision every round(1 / share) places (the first of them at the start), the ordered ones between; (row, arm)."
-    every = max(1, round(1 / share)) if share else 0
+    every = max(1, round(min(1 / share, 1e9))) if share else 0    # a share of 1e-311 would make 1 / share infinite
     out, o, c = [], iter(ordered), iter(control)
     for i in range(limit):
         pick = next(c, None) if every and i % every == 0 else None
