@@ -159,13 +159,13 @@ def check_sync(p: Project) -> list[Finding]:
     out = []
     for nb in p.notebooks():
         if n := _with_outputs(nb):
-            out.append(Finding("out-of-sync", p.rel(nb), f"{n} code cell(s) hold outputs or execution counts", "run nbdev_clean"))
+            out.append(Finding("out-of-sync", p.rel(nb), f"{n} code cell(s) hold outputs or execution counts", "run agileml clean"))
     dirty = {f.file for f in out}
     with tempfile.TemporaryDirectory() as tmp:
         nbs, lib = _scratch_copy(p, Path(tmp))
         for nb in p.notebooks():
             if p.rel(nb) not in dirty and not filecmp.cmp(nb, Path(tmp) / p.rel(nb), shallow=False):
-                out.append(Finding("out-of-sync", p.rel(nb), "nbdev_clean would change it (metadata or cell ids)", "run nbdev_clean"))
+                out.append(Finding("out-of-sync", p.rel(nb), "nbdev_clean would change it (metadata or cell ids)", "run agileml clean"))
         for new in sorted(lib.rglob("*.py")):
             mine = p.root / new.relative_to(tmp)
             if "__pycache__" in new.parts: continue

@@ -11,7 +11,7 @@ from .config import PROJECT_ENV, UserError, locate_project, parse_param_strings,
 
 # %% auto #0
 __all__ = ['app', 'run', 'train', 'params', 'new_experiment', 'runs', 'runs_show', 'runs_compare', 'reproduce', 'promote',
-           'rollback', 'champion', 'sweep', 'audit', 'serve', 'predict', 'decisions', 'decisions_show',
+           'rollback', 'champion', 'sweep', 'audit', 'clean', 'serve', 'predict', 'decisions', 'decisions_show',
            'decisions_stats', 'feedback_export', 'monitor', 'main']
 
 # %% ../nbs/07_cli.ipynb #3bd89784
@@ -265,6 +265,15 @@ def audit(as_json: bool = typer.Option(False, "--json", help="print findings and
     d = run_audit()
     _emit(d, as_json, _audit_text(d))
     if d["findings"]: raise typer.Exit(1)
+
+@app.command()
+@_friendly
+def clean():
+    "Strip the outputs of the project's notebooks, keeping their cell tags, then nbdev_clean: what the audit's fix lines name."
+    from agileml.lab import clean_project
+    changed = clean_project()
+    for path in changed: typer.echo(f"outputs removed: {path}")
+    typer.echo(f"{len(changed)} notebook(s) held outputs; every notebook is nbdev-clean")
 
 # %% ../nbs/07_cli.ipynb #1250621b
 @app.command()

@@ -81,6 +81,8 @@ def test_run_all_in_jupyterlab_records_a_finished_run_and_shows_its_metrics(lab,
     browser.execute_script(ADD_AND_RUN_A_FAILING_CELL)
     wait_for(lambda: browser.execute_script(ERRORS_IN_NOTEBOOK) == 1, 60, "the new cell's error showing")
     assert [r.info.status for r in runs(store)] == ["FINISHED"]          # a later mistake does not touch the ended run
+    server_errors = [line for line in (tmp_path / "lab.log").read_text().splitlines() if " 500 " in line or "Traceback" in line]
+    assert not server_errors, server_errors
 
 
 SHOWN_WARNING_IS_AN_ERROR = """import warnings
@@ -132,8 +134,15 @@ def test_a_failing_cell_of_a_run_outside_papermill_ends_it_failed_with_the_error
     assert "agileml.model_sha256" not in run.data.tags
 
 
-def test_a_lab_save_of_an_unchanged_notebook_keeps_the_audit_clean(copy):
-    "Saved back through Jupyter's contents API as Lab saves it, with the kernel's language_info in its metadata."
+def _with_outputs(nb: dict) -> dict:
+    "`nb` as Run All leaves it: every code cell with an execution count and an output."
+    for i, c in enumerate(c for c in nb["cells"] if c["cell_type"] == "code"):
+        c["execution_count"], c["outputs"] = i + 1, [{"output_type": "stream", "name": "stdout", "text": f"cell {i}\n"}]
+    return nb
+
+
+def test_a_lab_save_after_run_all_keeps_git_and_the_audit_clean(copy):
+    "Saved back through Jupyter's contents API as Lab saves it after Run All: outputs, and the kernel's language_info."
     port, token = free_port(), secrets.token_hex(16)
     server = subprocess.Popen([JUPYTER, "server", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
                                f"--IdentityProvider.token={token}", "--allow-root"], cwd=copy / "nbs",   # as `make lab`
@@ -142,13 +151,25 @@ def test_a_lab_save_of_an_unchanged_notebook_keeps_the_audit_clean(copy):
         wait_for(lambda: answers(f"http://127.0.0.1:{port}/api/status?token={token}"), 120, "Jupyter answering")
         url = f"http://127.0.0.1:{port}/api/contents/experiments/train.ipynb?token={token}"
         model = json.load(urllib.request.urlopen(url, timeout=30))
-        model["content"]["metadata"]["language_info"] = {
+        content = _with_outputs(model["content"])
+        content["metadata"]["language_info"] = {
             "name": "python", "version": platform.python_version(), "mimetype": "text/x-python", "file_extension": ".py",
             "codemirror_mode": {"name": "ipython", "version": 3}, "pygments_lexer": "ipython3", "nbconvert_exporter": "python"}
-        body = json.dumps({"type": "notebook", "format": "json", "content": model["content"]}).encode()
+        body = json.dumps({"type": "notebook", "format": "json", "content": content}).encode()
         request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "application/json"})
         assert urllib.request.urlopen(request, timeout=30).status == 200
     finally:
         server.terminate(); server.wait(timeout=60)
     assert subprocess.run(["git", "status", "--porcelain", "nbs"], cwd=copy, capture_output=True, text=True).stdout == ""
     assert "no findings" in in_folder(copy, "audit", check=0).stdout
+
+
+def test_the_audit_names_a_fix_that_fixes_a_notebook_with_outputs(copy):
+    "Outputs written into an experiment notebook: the audit says `run agileml clean`, which removes them and keeps the tags."
+    path = copy / "nbs/experiments/train.ipynb"
+    path.write_text(json.dumps(_with_outputs(json.loads(path.read_text())), indent=1))
+    found = in_folder(copy, "audit", check=1).stdout
+    assert "experiments/train.ipynb" in found and "run agileml clean" in found
+    assert "outputs removed: " in in_folder(copy, "clean", check=0).stdout
+    assert "no findings" in in_folder(copy, "audit", check=0).stdout
+    assert subprocess.run(["git", "status", "--porcelain", "nbs"], cwd=copy, capture_output=True, text=True).stdout == ""
