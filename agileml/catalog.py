@@ -30,6 +30,8 @@ class RegistryEntry:
     sources: tuple[Source, ...]   # alternatives: the first one present (or downloadable) is used
     reader: str                   # name of the function in this module that reads it
     description: str
+    published: str = ""           # when the version read was published (ISO date, to the month where the day is not
+                                  # known): the age `agileml monitor` gives a model's training data
 
 # %% ../nbs/01b_catalog.ipynb #6f8f0db7
 def data_home() -> Path:
@@ -165,25 +167,28 @@ REGISTRY = {e.name: e for e in [
     RegistryEntry("pang_lee_polarity", (Source("gensim:pang_lee_polarity.cor",
                                                "662c1b7c3bd0612eaaaf3f0c694cbd3897e30c0d87d2940b46c9fd0d15ed70c1"),),
                   "_read_pang_lee", "200 movie-review sentences, pos/neg (Pang & Lee 2005), shipped with gensim: "
-                  "small, for quick examples and tests"),
+                  "small, for quick examples and tests", "2005-06-01"),        # Pang & Lee, ACL 2005
     RegistryEntry("sms_spam", (Source("sms_spam/SMSSpamCollection",
                                       "7d039a24a6083ed9ef0f806ebad56bbb976e3aeb8de05669173bfdc4996c239d",
                                       "https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip",
                                       "SMSSpamCollection"),
                                Source("package:SMSSpamCollection.gz",
                                       "7d039a24a6083ed9ef0f806ebad56bbb976e3aeb8de05669173bfdc4996c239d")), "_read_sms_spam",
-                  "SMS Spam Collection v.1: 5,574 messages, ham/spam; no published split; shipped with agileml, works offline"),
+                  "SMS Spam Collection v.1: 5,574 messages, ham/spam; no published split; shipped with agileml, works offline",
+                  "2011-09-01"),                                                         # Almeida et al., DocEng 2011
     RegistryEntry("20newsgroups", (Source("20newsgroups/20news-bydate.tar.gz",
                                           "3688bab7856d03847418257759eaa7203c23510ec0b9ba15a365576e0f166f29",
                                           "http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz"),),
-                  "_read_20newsgroups", "20 Newsgroups bydate: 18,846 posts, 20 groups, train 11,314 / test 7,532"),
+                  "_read_20newsgroups", "20 Newsgroups bydate: 18,846 posts, 20 groups, train 11,314 / test 7,532",
+                  "1995-01-01"),                                        # Lang 1995 (its posts are from 1993); bydate re-sorts them
     RegistryEntry("imdb", (Source("imdb/aclImdb.tar.gz", "eabd1a6dd706d60eaabf0ac2d887728f93c82e986df0c275499d3863ae8c7ce9"),
                            Source("imdb/aclImdb_v1.tar.gz", "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
                                   "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz")),
-                  "_read_imdb", "Large Movie Review Dataset: 50,000 reviews, pos/neg, train 25,000 / test 25,000"),
+                  "_read_imdb", "Large Movie Review Dataset: 50,000 reviews, pos/neg, train 25,000 / test 25,000",
+                  "2011-06-01"),                                                         # Maas et al., ACL 2011
     RegistryEntry("reuters21578", (Source("reuters21578/reuters21578.tar.gz", ""),),    # checked member by member
                   "_read_reuters", "Reuters-21578 ModApte: newswire stories with 0-many of 90 topics (multi-label), "
-                  "train 7,770 / test 3,019"),
+                  "train 7,770 / test 3,019", "1997-09-26"),            # Distribution 1.0, dated in its README
 ]}
 
 # %% ../nbs/01b_catalog.ipynb #eecf01f6

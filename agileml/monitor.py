@@ -13,8 +13,8 @@ from .config import UserError
 
 # %% auto #0
 __all__ = ['LEVELS', 'TOKEN', 'TOP_TOKENS', 'NOT_ENOUGH', 'EXIT_CODES', 'LIMIT', 'Thresholds', 'load_thresholds', 'psi', 'wilson',
-           'input_drift', 'output_drift', 'online_quality', 'staleness', 'latency', 'dependencies', 'monitor',
-           'report_text', 'report_html', 'check', 'record_check']
+           'input_drift', 'output_drift', 'online_quality', 'staleness', 'data_changed', 'latency', 'dependencies',
+           'monitor', 'report_text', 'report_html', 'check', 'record_check']
 
 # %% ../nbs/13_monitor.ipynb #6055371d
 @dataclass(frozen=True)
@@ -150,14 +150,37 @@ def _days(iso_or_ms) -> float | None:
     then = datetime.fromisoformat(iso_or_ms).timestamp() if isinstance(iso_or_ms, str) else iso_or_ms / 1000
     return (time.time() - then) / 86400
 
-def staleness(trained_ms, data_modified: str | None, t: Thresholds) -> list[dict]:
-    "The champion's age and its training data's age against the thresholds."
-    model, data = _days(trained_ms), _days(data_modified)
+def staleness(trained_ms, data_changed_ms, t: Thresholds, how: str = "") -> list[dict]:
+    "The champion's age and its training data's age against the thresholds; `how` says where the data's date comes from."
+    model, data = _days(trained_ms), _days(data_changed_ms)
     return [_signal("model_age_days", None if model is None else round(model, 2), t.max_model_age_days, model or 0.0,
                     model is not None and model > t.max_model_age_days, "days since the champion was trained"),
             _signal("data_age_days", None if data is None else round(data, 2), t.max_data_age_days, data or 0.0,
                     data is not None and data > t.max_data_age_days,
-                    "days since its training data last changed" if data is not None else "not recorded (trained before data ages were)")]
+                    f"days since its training data last changed ({how})" if data is not None else "not recorded")]
+
+def _first_seen(c, run, condition: str) -> float:
+    "When this store first recorded a run, in `run`'s experiment, that matches `condition` (epoch ms; `run` itself at the latest)."
+    first = c.search_runs([run.info.experiment_id], condition, order_by=["attributes.start_time ASC"], max_results=1)
+    return min([run.info.start_time] + [r.info.start_time for r in first])
+
+def data_changed(c, run) -> tuple[float | None, str]:
+    """When `run`'s training data last changed, as the data records it (epoch ms), and how that was read: a registry
+    dataset's published version; a file's content, when this store first recorded its fingerprint; a curated file added
+    to the training part, likewise, when it is newer. Never a file's date, which a clone or a copy resets."""
+    from datetime import datetime, timezone
+    from agileml.catalog import REGISTRY
+    tags = run.data.tags
+    entry, fp = REGISTRY.get(tags.get("agileml.dataset", "")), tags.get("agileml.data_fingerprint")
+    if entry and entry.published:
+        when = datetime.fromisoformat(entry.published).replace(tzinfo=timezone.utc).timestamp() * 1000
+        how = f"{entry.name} as published on {entry.published}"
+    elif fp: when, how = _first_seen(c, run, f"tags.`agileml.data_fingerprint` = '{fp}'"), "its content as first recorded by this store"
+    else: return None, "not recorded"
+    for extra in filter(None, tags.get("agileml.extra_data_fingerprints", "").split(",")):
+        seen = _first_seen(c, run, f"tags.`agileml.extra_data_fingerprints` LIKE '%{extra}%'")
+        if seen > when: when, how = seen, "a curated file added to it, as first recorded by this store"
+    return when, how
 
 def latency(latencies_ms: list[float], t: Thresholds) -> list[dict]:
     "p50 and p99 of the logged scoring latency against the benchmark's p99 times the factor."
@@ -248,8 +271,9 @@ def monitor(engine, thresholds: Thresholds = Thresholds(), version: str | None =
     ref, rows = _reference(run), served_decisions(engine, str(mv.version), thresholds.window, "--window")
     win = _window(rows)
     stats = next(iter(decision_stats(engine, str(mv.version), thresholds.window)), None)
+    changed, how = data_changed(c, run)
     signals = {**_drift_and_latency(ref, win, thresholds), "online quality": online_quality(stats, ref["offline"], thresholds),
-               "staleness": staleness(run.info.end_time, run.data.tags.get("agileml.data_modified"), thresholds),
+               "staleness": staleness(run.info.end_time, changed, thresholds, how),
                "dependencies": dependencies({k.removeprefix("agileml.version."): v for k, v in run.data.tags.items()
                                              if k.startswith("agileml.version.")}, package_versions(), thresholds)}
     alerts = [f"{group}: {s['name']}" for group, ss in signals.items() for s in ss if s["alert"]]

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05c_recording.ipynb #c677e841
 from __future__ import annotations
-import datetime, json, os, tempfile, time
+import json, os, tempfile, time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,8 +178,6 @@ class TrainingRun:
         tags = {"agileml.dataset": ds.name, "agileml.data_fingerprint": ds.fingerprint, "agileml.data_source": ds.source,
                 "agileml.data_rows": str(len(ds)), "agileml.data_split": "published" if split.published else "seeded",
                 "agileml.test_fingerprint": fingerprint(split.X_test, split.y_test)}
-        if ds.source and Path(ds.source).exists():       # how old the data is: the monitor's staleness check reads it
-            tags["agileml.data_modified"] = datetime.datetime.fromtimestamp(Path(ds.source).stat().st_mtime, datetime.timezone.utc).isoformat()
         if extra:        # curated examples added to the training part: each file's fingerprint, and what was added
             tags.update({"agileml.extra_data": ",".join(e.source for e in extra),
                          "agileml.extra_data_fingerprints": ",".join(e.fingerprint for e in extra),

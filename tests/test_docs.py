@@ -39,7 +39,8 @@ def test_the_readme_tour_runs_line_by_line(tmp_path):
     assert "is the champion: model version 1" in said and '"label":"spam"' in said   # promote; predict
     assert '"towards":[{"feature":"free"' in said                                    # explain
     assert '"curator":"ana","at"' in said and "spam   2          1        1" in said   # a verdict, counted in stats
-    assert "NOT ENOUGH DATA" in said and said.rstrip().endswith("exit 3")             # monitor on two decisions
+    assert "ALERT: staleness: data_age_days" in said and "sms_spam as published on 2011-09-01" in said   # monitor:
+    assert said.rstrip().endswith("exit 1")                                           # the SMS data is from 2011
 
 
 def _build(site: Path) -> subprocess.CompletedProcess:

@@ -1,8 +1,9 @@
 "`agileml monitor` against a real service, decision log and store: held-out texts pass; other texts, rejected suggestions and old data alert."
-import json, os, time
+import json, time
 from datetime import datetime, timezone
 from pathlib import Path
 import pytest
+from mlflow.tracking import MlflowClient
 from conftest import cli, module_store, post, require_dataset, start_server, stop, train_warm
 
 TOKEN = "monitor-test"
@@ -12,17 +13,19 @@ DATA_AGE_DAYS = 200
 
 @pytest.fixture(scope="module")
 def production(tmp_path_factory):
-    "An SMS Spam champion trained on a file last changed 200 days ago, served with its decision log; and its test part."
+    "An SMS Spam champion trained on a file whose content the store first recorded 200 days ago, served with its decision log."
     require_dataset("sms_spam"); require_dataset("20newsgroups")
     from agileml.catalog import load_registry
     from agileml.data import split_dataset
     sms = load_registry("sms_spam")
     data = tmp_path_factory.mktemp("data") / "sms.jsonl"
     data.write_text("".join(json.dumps(dict(text=t, label=l)) + "\n" for t, l in zip(sms.texts, sms.labels)))
-    old = time.time() - DATA_AGE_DAYS * 86400
-    os.utime(data, (old, old))
     with module_store(tmp_path_factory, "monitor") as uri:
         run = train_warm(f"dataset={data}")
+        c = MlflowClient(uri)         # the same content, recorded by a run 200 days ago: its age, whatever the file's date
+        trained = c.get_run(run["run_id"])
+        c.create_run(trained.info.experiment_id, start_time=int((time.time() - DATA_AGE_DAYS * 86400) * 1000),
+                     tags={"agileml.data_fingerprint": trained.data.tags["agileml.data_fingerprint"]})
         cli("promote", run["run_id"], check=0)
         split = split_dataset(sms)
         proc, url = start_server("--token", TOKEN)
