@@ -42,8 +42,8 @@ test: audit browser  ## every check: the audit (incl. clean/sync), nbdev_test wi
 lab: $(INSTALLED)  ## JupyterLab on nbs/ (started in nbs/: nbdev's save hook reads notebook paths from where the server runs)
 	cd nbs && ../$(BIN)/jupyter lab --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
 
-ui: $(INSTALLED)  ## MLflow's UI on http://127.0.0.1:5000 over the project's store (or MLFLOW_TRACKING_URI)
-	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns.db}" --host 127.0.0.1 --port $${PORT:-5000} --workers 1
+ui: $(INSTALLED)  ## MLflow's UI on http://127.0.0.1:5000 over the project's store (or MLFLOW_TRACKING_URI), opened on agileml's runs with their scores
+	$(BIN)/agileml ui --port $${PORT:-5000}
 
 serve: $(INSTALLED)  ## the prediction service on http://127.0.0.1:8000 over the champion (docs at /docs; the curator page at /curate with AGILEML_SERVE_TOKEN set)
 	$(BIN)/agileml serve

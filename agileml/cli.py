@@ -11,7 +11,7 @@ from .config import PROJECT_ENV, UserError, locate_project, parse_param_strings,
 
 # %% auto #0
 __all__ = ['app', 'run', 'train', 'params', 'new_experiment', 'runs', 'runs_show', 'runs_compare', 'reproduce', 'promote',
-           'rollback', 'champion', 'sweep', 'audit', 'clean', 'serve', 'predict', 'decisions', 'decisions_show',
+           'rollback', 'champion', 'sweep', 'audit', 'clean', 'ui', 'serve', 'predict', 'decisions', 'decisions_show',
            'decisions_stats', 'feedback_export', 'monitor', 'main']
 
 # %% ../nbs/07_cli.ipynb #3bd89784
@@ -49,12 +49,6 @@ def _project(ctx: typer.Context,
     where, how = locate_project()
     if how != "current folder": typer.echo(f"agileml: working on the project in {where} ({how}), not the current folder", err=True)
 
-# %% ../nbs/07_cli.ipynb #60050bae
-def _print_result(result, as_json: bool):
-    "A run's id, status, metrics and executed notebook, for people or as JSON."
-    if as_json: typer.echo(json.dumps(result.to_dict(), indent=2)); return
-    typer.echo(result.report())
-
 # %% ../nbs/07_cli.ipynb #72b2b9d9
 def _run(notebook: str, param: list[str], params_file: str | None, as_json: bool):
     "Execute an experiment with its parameters, print the result, and exit as the run ended."
@@ -62,7 +56,7 @@ def _run(notebook: str, param: list[str], params_file: str | None, as_json: bool
     params = {**(read_params_file(params_file) if params_file else {}), **parse_param_strings(param)}
     result = run_notebook(notebook, params, progress=sys.stderr.isatty() and not as_json,
                           say=lambda note: typer.echo(note, err=as_json))
-    _print_result(result, as_json)
+    _emit(result.to_dict(), as_json, result.report())
     if result.status != "FINISHED": raise typer.Exit(130 if result.status == "KILLED" else 1)
 
 _PARAM = typer.Option([], "-p", "--param", help="a parameter as key=value; repeatable")
@@ -274,6 +268,16 @@ def clean():
     changed = clean_project()
     for path in changed: typer.echo(f"outputs removed: {path}")
     typer.echo(f"{len(changed)} notebook(s) held outputs; every notebook is nbdev-clean")
+
+@app.command()
+@_friendly
+def ui(port: int = typer.Option(5000, help="port to serve on, at 127.0.0.1")):
+    "MLflow's UI over the project's store, opened on agileml's runs best first with their scores; telemetry off."
+    from agileml.tracking import client, tracking_uri, ui_url
+    typer.echo(f"MLflow UI: {ui_url(client(), base=f'http://127.0.0.1:{port}')}   (Ctrl-C stops it)"); sys.stdout.flush()
+    os.environ.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
+    mlflow = os.path.join(os.path.dirname(sys.executable), "mlflow")
+    os.execv(mlflow, [mlflow, "ui", "--backend-store-uri", tracking_uri(), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"])
 
 # %% ../nbs/07_cli.ipynb #1250621b
 @app.command()

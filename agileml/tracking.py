@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_tracking.ipynb #8eb13da1
 from __future__ import annotations
-import fcntl, os, platform, shutil, socket, sqlite3, subprocess, tempfile, threading, time
+import fcntl, json, os, platform, shutil, socket, sqlite3, subprocess, tempfile, threading, time
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -87,7 +87,11 @@ def _artifact_location(uri: str) -> str | None:
     if not uri.startswith("sqlite:///"): return None
     return (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
 
-EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}   # MLflow's UI opens it on its runs, not on traces
+_VIEW = "agileml"     # MLflow's UI keeps a shared view of an experiment's runs in the tag mlflow.sharedViewState.<key>
+_RUNS_VIEW = dict(searchFilter="", orderByKey="metrics.`macro_f1`", orderByAsc=False,    # best first, with their scores
+                  selectedColumns=[f"metrics.`{m}`" for m in ("accuracy", "macro_f1", "mcc", "micro_f1")] + ["tags.`agileml.champion`"])
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development",       # MLflow's UI opens it on its runs, not on traces
+                   f"mlflow.sharedViewState.{_VIEW}": json.dumps(_RUNS_VIEW)}
 
 def experiment_id(client: MlflowClient, name: str = EXPERIMENT) -> str:
     "The id of experiment `name`, created on first use (safe when several processes race to create it)."
@@ -207,8 +211,10 @@ def artifact_path(run, *parts) -> str:
     "Where an artifact of `run` is: a local path for a local store, else its URI."
     return "/".join([run.info.artifact_uri.rstrip("/").removeprefix("file://"), *parts])
 
-def ui_url(c: MlflowClient, run) -> str:
-    "The address of a run in MLflow's UI: on the tracking server, else where `make ui` serves the local store."
-    base = c.tracking_uri if c.tracking_uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
-    return f"{base.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+def ui_url(c: MlflowClient, run=None, base: str | None = None) -> str:
+    """The address in MLflow's UI of a run; with no run, of agileml's runs best first with their scores (what `agileml ui`
+    opens). On the tracking server, else at `base` (default where `make ui` serves the local store)."""
+    base = (base or (c.tracking_uri if c.tracking_uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000")).rstrip("/")
+    if run is None: return f"{base}/#/experiments/{experiment_id(c)}/runs?viewStateShareKey={_VIEW}"
+    return f"{base}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
 

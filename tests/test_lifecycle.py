@@ -3,7 +3,7 @@ import json, os, signal, subprocess, time
 from pathlib import Path
 import mlflow, pytest
 from mlflow.tracking import MlflowClient
-from conftest import ROOT, cli, free_port, module_store, require_dataset, runs, start_long_training, train_json_all
+from conftest import ARTIFACTS, ROOT, cli, free_port, module_store, require_dataset, runs, start_long_training, train_json_all, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -139,14 +139,18 @@ def test_an_interrupted_run_ends_killed_with_its_partial_notebook(store, sig, tm
     assert {f.path for f in MlflowClient(store).list_artifacts(run.info.run_id, "notebook")} >= {"notebook/train.ipynb"}
 
 
-def test_make_ui_serves_the_store_on_loopback(lab):
-    "MLflow's own UI and API over the same store, as `make ui` starts it; the test stops it."
+def test_make_ui_opens_on_the_runs_with_their_scores(lab, offline_browser):
+    "MLflow's own UI over the same store, as `make ui` starts it: the address it prints shows the runs' scores; the test stops it."
     import urllib.request
+    from selenium.webdriver.common.by import By
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": lab[0], "PORT": str(port)}
-    ui = subprocess.Popen(["make", "--no-print-directory", "ui"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, start_new_session=True)
+    ui = subprocess.Popen(["make", "--no-print-directory", "ui"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     try:
+        said = [ui.stdout.readline() for _ in range(2)]        # make's echo of the command, then the address
+        address = next(line for line in said if line.startswith("MLflow UI: ")).split()[2]
+        assert address.startswith(f"http://127.0.0.1:{port}/#/experiments/") and address.endswith("/runs?viewStateShareKey=agileml")
         body, deadline = None, time.time() + 120
         while body is None and time.time() < deadline:
             try:
@@ -158,6 +162,13 @@ def test_make_ui_serves_the_store_on_loopback(lab):
         (agileml,) = [e for e in body["experiments"] if e["name"] == "agileml"]
         kind = {t["key"]: t["value"] for t in agileml.get("tags", [])}.get("mlflow.experimentKind")
         assert kind == "custom_model_development"       # the UI opens it on its runs, not on GenAI traces
+        offline_browser.set_window_size(1400, 900)
+        offline_browser.get(address)
+        headers = lambda: offline_browser.find_element(By.TAG_NAME, "body").text
+        wait_for(lambda: all(f"\n{m}" in headers() for m in ("accuracy", "macro_f1", "mcc")), 60, "the score columns showing")
+        assert "Sort: macro_f1" in headers() and "0.9" in headers()           # best first; the SMS runs' scores
+        ARTIFACTS.mkdir(exist_ok=True)
+        offline_browser.save_screenshot(str(ARTIFACTS / "mlflow-ui-runs.png"))
     finally:
         os.killpg(ui.pid, signal.SIGTERM)
         ui.wait(timeout=60)
