@@ -33,6 +33,10 @@ notebook.activeCellIndex = n;
 window.jupyterapp.commands.execute('notebook:run-cell');"""
 
 
+READY = ("return window.jupyterapp && window.jupyterapp.shell.currentWidget && window.jupyterapp.shell.currentWidget.sessionContext "
+         "&& window.jupyterapp.shell.currentWidget.sessionContext.isReady")
+
+
 def answers(url):
     try: return urllib.request.urlopen(url, timeout=2).status == 200
     except OSError: return False
@@ -60,10 +64,7 @@ def lab(tmp_path, store):
 def test_run_all_in_jupyterlab_records_a_finished_run_and_shows_its_metrics(lab, browser, store, tmp_path):
     from selenium.webdriver.common.by import By
     browser.get(lab)
-    wait_for(lambda: browser.execute_script("return window.jupyterapp && window.jupyterapp.shell.currentWidget "
-                                            "&& window.jupyterapp.shell.currentWidget.sessionContext "
-                                            "&& window.jupyterapp.shell.currentWidget.sessionContext.isReady"), 120,
-             "the notebook opening with a ready kernel")
+    wait_for(lambda: browser.execute_script(READY), 120, "the notebook opening with a ready kernel")
     browser.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells')")
     wait_for(lambda: any(r.info.status != "RUNNING" for r in runs(store)), 300, "the notebook's run ending")
     wait_for(lambda: "open in MLflow's UI" in browser.find_element(By.TAG_NAME, "body").text, 60, "the summary showing")
@@ -78,8 +79,20 @@ def test_run_all_in_jupyterlab_records_a_finished_run_and_shows_its_metrics(lab,
     assert browser.execute_script(ERRORS_IN_NOTEBOOK) == 0 and "Traceback" not in page, page[-3000:]
     assert "accuracy" in page and run.info.run_id in page            # the metrics table and the run's id and address
     assert browser.execute_script(STDERR_IN_NOTEBOOK) == 0                # no pink warning
+    saved, before = tmp_path / "experiments/train.ipynb", (tmp_path / "experiments/train.ipynb").stat().st_mtime_ns
+    browser.execute_script("window.jupyterapp.commands.execute('docmanager:save')")       # as Ctrl-S, or the autosave
+    wait_for(lambda: saved.stat().st_mtime_ns != before, 60, "Lab saving the notebook")
+    cells = json.loads(saved.read_text())["cells"]
+    assert all(not c["outputs"] and c["execution_count"] is None for c in cells if c["cell_type"] == "code")   # as git keeps it
+    assert any("parameters" in c["metadata"].get("tags", []) for c in cells)                                   # tags kept
+    browser.refresh()                                                                    # reopened
+    wait_for(lambda: browser.execute_script(READY), 120, "the notebook opening again with a ready kernel")
+    time.sleep(2)
+    assert browser.execute_script("return window.jupyterapp.shell.currentWidget.context.model.dirty") is False   # not marked changed
+    assert browser.execute_script(ERRORS_IN_NOTEBOOK) == 0
     browser.execute_script(ADD_AND_RUN_A_FAILING_CELL)
     wait_for(lambda: browser.execute_script(ERRORS_IN_NOTEBOOK) == 1, 60, "the new cell's error showing")
+    assert browser.execute_script("return window.jupyterapp.shell.currentWidget.context.model.dirty") is True    # a real change
     assert [r.info.status for r in runs(store)] == ["FINISHED"]          # a later mistake does not touch the ended run
     server_errors = [line for line in (tmp_path / "lab.log").read_text().splitlines() if " 500 " in line or "Traceback" in line]
     assert not server_errors, server_errors
