@@ -203,6 +203,9 @@ class Evaluation:
 
 def evaluate_model(pipeline, split, precision: float = 0.95, title: str = "") -> Evaluation:
     "Score a fitted pipeline on the split's test rows, single- or multi-label as its training labels are, with its baselines."
+    from agileml.models import check_finite
+    check_finite(pipeline.predict_proba(split.X_test) if hasattr(pipeline, "predict_proba") else pipeline.decision_function(split.X_test),
+                 "test texts")             # an unstable model fails its run here rather than be scored by its NaNs
     y_pred = pipeline.predict(split.X_test)
     if is_multilabel(split.y_train):
         classes, probs = list(pipeline.classes_), pipeline.predict_proba(split.X_test)

@@ -17,12 +17,12 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted, validate_data
-from .config import Config, ConfigError, check_combinations
+from .config import Config, ConfigError, UserError, check_combinations
 from .features import TextColumn, make_features
 
 # %% auto #0
-__all__ = ['RARE_TAG', 'NBSVMClassifier', 'make_classifier', 'linear_weights', 'TagClassifier', 'build_pipeline',
-           'LinearTextScorer']
+__all__ = ['RARE_TAG', 'NBSVMClassifier', 'make_classifier', 'linear_weights', 'TagClassifier', 'build_pipeline', 'UnstableModel',
+           'check_finite', 'LinearTextScorer']
 
 # %% ../nbs/03_models.ipynb #d28bebe6
 class NBSVMClassifier(ClassifierMixin, BaseEstimator):
@@ -212,6 +212,16 @@ def build_pipeline(cfg: Config, multilabel: bool = False) -> Pipeline:
         options = cfg.as_dict()
         clf = TagClassifier(clf, top_k=options.get("top_k", 0), min_tags=options.get("min_tags", 0), seed=cfg.seed)
     return Pipeline([("text", TextColumn()), ("features", features), ("classifier", clf)])
+
+class UnstableModel(UserError):
+    "A model whose scores are NaN or infinite: numerically unstable, so it is neither recorded as trained nor served."
+
+def check_finite(scores, what: str = "text(s)") -> np.ndarray:
+    "`scores` (one row a text) when every one is finite; else an `UnstableModel` saying how many texts it hit, and why."
+    bad = int((~np.isfinite(np.asarray(scores, dtype=np.float64))).reshape(len(scores), -1).any(axis=1).sum())
+    if bad: raise UnstableModel(f"the model scores {bad} of {len(scores)} {what} as NaN or infinite: it is numerically unstable. "
+                                "An extreme C does this (model=nb with C=1e-306, nbsvm with C=1e300): train with C between 1e-3 and 1e3")
+    return scores
 
 # %% ../nbs/03_models.ipynb #056d8ea9
 class _TermWeights:

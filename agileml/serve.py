@@ -64,6 +64,7 @@ class ServedModel:
     def __post_init__(self):
         from agileml.models import LinearTextScorer
         self.scorer = LinearTextScorer.compile(self.pipeline)
+        score_matrix(self, ["a probe text"])      # an unstable model (NaN scores) is refused as it loads: UnstableModel
 
 
     @property
@@ -112,12 +113,13 @@ def load_served(spec: str = "champion") -> ServedModel:
 # %% ../nbs/09_serve.ipynb #039d31ac
 def score_matrix(model: ServedModel, texts: list[str]) -> np.ndarray:
     "Every class's score for each text, one row a text (a tag model: each tag's probability), in one call."
+    from agileml.models import check_finite
     p = model.pipeline
-    if model.tags: return np.asarray(p.predict_proba(texts), dtype=np.float64)
+    if model.tags: return check_finite(np.asarray(p.predict_proba(texts), dtype=np.float64))
     if model.scorer: s = model.scorer.scores(texts)
     else: s = p.predict_proba(texts) if model.score_type == "probability" else p.decision_function(texts)
     s = np.asarray(s, dtype=np.float64)
-    return np.column_stack([-s, s]) if s.ndim == 1 else s
+    return check_finite(np.column_stack([-s, s]) if s.ndim == 1 else s)
 
 def score(model: ServedModel, texts: list[str]) -> list[dict]:
     "Label and per-class scores for each text (a tag model: its suggested tags with probabilities, best first), in one call."
@@ -265,6 +267,7 @@ class BodyLimits:
 def _limits(app, s: ServeSettings):
     "Refuse bodies that are too large or not JSON, and turn validation errors into sentences."
     app.add_middleware(BodyLimits, max_bytes=s.max_body_bytes, forms=FORMS)
+    app.add_exception_handler(UserError, lambda request, exc: _refuse(getattr(exc, "status", 422), str(exc)))   # e.g. NaN scores
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):

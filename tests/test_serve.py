@@ -186,3 +186,23 @@ def test_serve_refuses_what_it_cannot_serve(store):
     assert out.returncode == 2 and "there is no champion to serve" in out.stderr
     out = subprocess.run([AGILEML, "serve", "--model", "/nonexistent/model"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 2 and "no run '/nonexistent/model'" in out.stderr
+
+
+def test_a_numerically_unstable_model_is_refused_with_the_reason(store, tmp_path):
+    "ML Test Score, 'the model is numerically stable': naive Bayes with C=1e-306 (smoothing 1e306) scores every text NaN."
+    from agileml.catalog import load_registry
+    from agileml.config import experiment_config
+    from agileml.model_file import MODEL_FILE, model_example, save_model_file, write_mlflow_model
+    from agileml.models import build_pipeline
+    sms = load_registry("sms_spam")
+    pipeline = build_pipeline(experiment_config(model="nb", C=1e-306)).fit(sms.texts[:500], sms.labels[:500])
+    folder = tmp_path / "unstable"
+    folder.mkdir()
+    save_model_file(pipeline, folder / MODEL_FILE)
+    write_mlflow_model(folder, model_example(pipeline, sms.texts[:2]))
+    out = subprocess.run([AGILEML, "serve", "--port", str(free_port()), "--model", str(folder)], capture_output=True,
+                         text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert "the model scores 1 of 1 text(s) as NaN or infinite: it is numerically unstable" in out.stderr
+    trained = cli("train", "-p", "model=nb", "-p", "C=1e-306", "-p", "dataset=pang_lee_polarity", check=1).stdout
+    assert "FAILED" in trained and "as NaN or infinite" in trained       # nor is such a run recorded as trained
