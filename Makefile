@@ -18,7 +18,7 @@ $(INSTALLED): settings.ini setup.py constraints.txt etc/jupyter/jupyter_server_c
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt uv
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c constraints.txt -e ".[dev]"
 	$(BIN)/python -m pip check
-	# Jupyter from this venv cleans a notebook as it saves it (nbdev's clean_jupyter; settings.ini: jupyter_hooks = True)
+	# Jupyter from this venv saves a notebook as git keeps it: nbdev's clean, then no outputs, tags kept (agileml.lab.clean_on_save)
 	mkdir -p $(VENV)/etc/jupyter && cp etc/jupyter/jupyter_server_config.json $(VENV)/etc/jupyter/
 	touch $@
 
