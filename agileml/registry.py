@@ -80,7 +80,8 @@ def describe_run(run_id: str) -> dict:
                 end=_when(r.info.end_time), params=dict(sorted(r.data.params.items())),
                 metrics=dict(sorted(r.data.metrics.items())),
                 tags={k: v for k, v in sorted(r.data.tags.items()) if not k.startswith("mlflow.log-model")},
-                executed_notebook=notebook, notebook_html=html, notebook=source_notebook(r),
+                executed_notebook=notebook, notebook_html=html,
+                notebook=source_notebook(r) or r.data.tags.get("mlflow.source.name"),     # the notebook it ran, as saved
                 model=artifact_path(r, MODEL_DIR) if "agileml.model_sha256" in r.data.tags else None,
                 champion=bool(champ and champ.run_id == r.info.run_id))
 

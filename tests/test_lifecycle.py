@@ -48,6 +48,7 @@ def test_runs_show_says_where_notebook_and_model_are(in_lab):
     d = cli_json("runs", "show", in_lab["w2v"][:10])
     assert d["run_id"] == in_lab["w2v"] and d["params"]["features"] == "word2vec"
     assert Path(d["executed_notebook"]).is_file() and Path(d["notebook_html"]).is_file()
+    assert d["notebook"] == "nbs/experiments/train.ipynb"          # the notebook it ran, not "not recorded"
     assert (Path(d["model"]) / "model.skops").is_file()
     assert "no run 'feedface'" in cli("runs", "show", "feedface", check=2).stderr
 
