@@ -119,10 +119,10 @@ def _label_analysis(model, split: Split, top: int) -> ErrorAnalysis:
                               slices=slice_metrics(split.X_test, split.y_test, y_pred)),
                          dict(confusion=confusion_figure(split.y_test, y_pred, title="test rows")))
 
-def _why(model, text: str, row) -> str:
+def _why(model, row) -> str:
     "The words that pushed each wrongly suggested tag up, and each missed tag down."
     wrong, missed = [t for t in row.wrong.split(", ") if t], [t for t in row.missed.split(", ") if t]
-    pushes = explain_tags(model, text, wrong + missed, top=3)
+    pushes = explain_tags(model, row.text, wrong + missed, top=3)
     say = lambda tag, side: ", ".join(f["feature"] for f in pushes[tag][side]) or "nothing in particular"
     return "; ".join([f"{t} suggested for: {say(t, 'towards')}" for t in wrong] + [f"{t} missed for: {say(t, 'against')}" for t in missed])
 
@@ -131,7 +131,7 @@ def _tag_analysis(model, split: Split, top: int) -> ErrorAnalysis:
     probs, y_pred = model.predict_proba(split.X_test), list(model.predict(split.X_test))
     errors = tag_errors(split.X_test, split.y_test, y_pred)
     shown = errors.head(top).copy()
-    shown["why"] = [_why(model, r.text, r) for r in shown.itertuples()]
+    shown["why"] = [_why(model, r) for r in shown.itertuples()]
     per_tag = per_tag_report(split.y_test, y_pred, classes, probs)
     per_tag = per_tag[per_tag.support > 0].sort_values(["f1", "support"], ascending=[True, False])
     curves = threshold_curves(tag_matrix(split.y_test, classes), probs, clf.thresholds_, classes)

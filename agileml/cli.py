@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools, json, os, sys
 from typing import List, Optional
 import typer
-from .config import PROJECT_ENV, UserError, locate_project, parse_param_strings, text_table
+from .config import PROJECT_ENV, UserError, coerce, locate_project, parse_param_strings, text_table
 
 # %% auto #0
 __all__ = ['app', 'run', 'train', 'params', 'new_experiment', 'runs', 'runs_show', 'runs_compare', 'reproduce', 'promote',
@@ -298,12 +298,12 @@ def serve(model: str = typer.Option("champion", help="'champion', a run id, or a
           control_share: float = typer.Option(0.1, help="the share of the curator's queue drawn at random as a control")):
     """Serve a model over HTTP: /v1/predict, /v1/explain, the curator page /curate, /v1/feedback, /v1/decisions, /v1/labels,
     /v1/model, /health, /ready, /metrics, /docs."""
-    from agileml.config import coerce
+    from agileml.curation import check_control_share
     from agileml.decisions import open_log
     from agileml.serve import ServeSettings, load_served, run_server
     from agileml.workbench import service_token
     if workers < 1 or not 0 < port < 65536: raise UserError("--workers must be >= 1 and --port between 1 and 65535")
-    if not 0 <= control_share < 1: raise UserError(f"--control-share {control_share}: give a share from 0 (no control) up to 1, e.g. 0.1")
+    check_control_share(control_share, "--control-share")
     token, warning = service_token(token, token_file)
     if warning: typer.echo(warning, err=True)
     settings = ServeSettings(model=model, max_texts=max_texts, max_chars=max_chars, reload_seconds=reload_seconds,

@@ -11,8 +11,8 @@ from .decisions import (DECISIONS, VERDICTS, UnknownDecision, decision_row, deci
                                shown_verdict)
 
 # %% auto #0
-__all__ = ['QUEUE_ORDERS', 'CONTROL_SHARE', 'VerdictError', 'check_verdict', 'add_verdict', 'pending_query', 'score_type',
-           'queued', 'in_control', 'queue', 'NothingToUndo', 'undo_verdict', 'tally']
+__all__ = ['QUEUE_ORDERS', 'CONTROL_SHARE', 'VerdictError', 'check_verdict', 'add_verdict', 'check_control_share',
+           'pending_query', 'score_type', 'queued', 'in_control', 'queue', 'NothingToUndo', 'undo_verdict', 'tally']
 
 # %% ../nbs/15_curation.ipynb #d2ad46cb
 class VerdictError(UserError):
@@ -112,6 +112,11 @@ QUEUE_ORDERS = {                       # name -> fn(connection, pending query, l
     "random": _by(DECISIONS.c.draw.asc().nulls_last(), DECISIONS.c.id)}
 CONTROL_SHARE = 0.1                    # of the queue, drawn at random and marked as the control arm
 
+def check_control_share(share: float, name: str = "control share") -> float:
+    "`share` when it is a share of the queue from 0 (no control) up to 1, else a `UserError` saying so."
+    if not 0 <= share < 1: raise UserError(f"{name} {share}: give a share from 0 (no control) up to 1, e.g. {CONTROL_SHARE}")
+    return share
+
 def pending_query(model: str | None = None) -> sa.Select:
     "Decisions with a logged text and no verdict yet (of model version `model`, if given)."
     judged = sa.exists().where(VERDICTS.c.decision_id == DECISIONS.c.id)
@@ -150,7 +155,7 @@ def queue(engine: sa.Engine, limit: int = 20, order: str = "uncertainty", model:
     "How many decisions wait for a verdict, and the first `limit` of them: in `order`, with a random control share marked."
     if order not in QUEUE_ORDERS: raise UserError(f"no queue order {order!r}: accepted: {', '.join(QUEUE_ORDERS)}")
     if not 1 <= limit <= 500: raise UserError(f"limit {limit}: give 1 to 500 decisions")
-    if not 0 <= control_share < 1: raise UserError(f"control share {control_share}: give a share from 0 (none) up to 1, e.g. 0.1")
+    check_control_share(control_share)
     pending = pending_query(model)
     with engine.connect() as con:
         total = con.execute(sa.select(sa.func.count()).select_from(pending.subquery())).scalar_one()

@@ -200,15 +200,16 @@ class Evaluation:
     report: dict              # per class (scikit-learn's classification report) or per tag: precision, recall, F1, support
     figure: plt.Figure        # the confusion matrix, or per-tag F1, the precision/coverage curve and the reliability diagram
     kind: str                 # "class" or "tag"
+    calibration: str = ""     # how the scores became probabilities (tags: per tag), in words
 
 def evaluate_model(pipeline, split, precision: float = 0.95, title: str = "") -> Evaluation:
     "Score a fitted pipeline on the split's test rows, single- or multi-label as its training labels are, with its baselines."
     from agileml.models import check_finite
-    check_finite(pipeline.predict_proba(split.X_test) if hasattr(pipeline, "predict_proba") else pipeline.decision_function(split.X_test),
-                 "test texts")             # an unstable model fails its run here rather than be scored by its NaNs
+    proba = hasattr(pipeline, "predict_proba")    # an unstable model fails its run here rather than be scored by its NaNs
+    probs = check_finite(pipeline.predict_proba(split.X_test) if proba else pipeline.decision_function(split.X_test), "test texts")
     y_pred = pipeline.predict(split.X_test)
     if is_multilabel(split.y_train):
-        classes, probs = list(pipeline.classes_), pipeline.predict_proba(split.X_test)
+        classes, calibration = list(pipeline.classes_), pipeline[-1].calibration_summary()
         scores = tag_metrics(split.y_test, y_pred, probs, classes, precision)
         T = tag_matrix(split.y_test, classes)
         tags = per_tag_report(split.y_test, y_pred, classes, probs)
@@ -216,7 +217,8 @@ def evaluate_model(pipeline, split, precision: float = 0.95, title: str = "") ->
         report, kind = tags.to_dict(orient="index"), "tag"
     else:
         classes, scores = None, metrics(split.y_test, y_pred)
+        calibration = "scores: the classifier's own probabilities" if proba else "scores: decision values (margins), not probabilities"
         report, figure, kind = per_class_report(split.y_test, y_pred), confusion_figure(split.y_test, y_pred, title), "class"
     lifts, baselines = baseline_metrics(split, scores, classes)
     table = pd.DataFrame({"model": scores, **baselines}).loc[list(next(iter(baselines.values())))]
-    return Evaluation({**scores, **lifts}, table, report, figure, kind)
+    return Evaluation({**scores, **lifts}, table, report, figure, kind, calibration)

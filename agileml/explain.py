@@ -35,11 +35,16 @@ def _pushes(features, text: str, w: np.ndarray, top: int) -> dict:
     return dict(towards=[dict(feature=k, weight=round(v, 6)) for k, v in reversed(ranked[-top:]) if v > 0],
                 against=[dict(feature=k, weight=round(v, 6)) for k, v in ranked[:top] if v < 0])
 
+def _parts(pipeline: Pipeline) -> tuple:
+    "A pipeline's featurizer and classifier, the classifier's classes and its weight row per class."
+    features, clf = pipeline.named_steps["features"], pipeline.named_steps["classifier"]
+    classes, W, _ = linear_weights(clf)
+    return features, clf, classes, W
+
 def explain(pipeline: Pipeline, texts: list[str], top: int = 5) -> list[dict]:
     """For each text: the predicted label and the `top` features pushing towards it and against it; for a tag model,
     each suggested tag with its probability and its own features."""
-    features, clf = pipeline.named_steps["features"], pipeline.named_steps["classifier"]
-    classes, W, _ = linear_weights(clf)
+    features, clf, classes, W = _parts(pipeline)
     if isinstance(clf, TagClassifier):
         probs = clf.predict_proba(pipeline[:-1].transform(texts))
         return [dict(tags=[dict(tag=str(classes[j]), probability=round(float(p[j]), 6), **_pushes(features, text, W[j], top))
@@ -51,8 +56,7 @@ def explain(pipeline: Pipeline, texts: list[str], top: int = 5) -> list[dict]:
 # %% ../nbs/08_explain.ipynb #d4d71f55
 def explain_tags(pipeline: Pipeline, text: str, tags: list[str], top: int = 5) -> dict[str, dict]:
     "For each of `tags` (suggested or not), the `top` features of `text` pushing its score up (towards) and down (against)."
-    features, clf = pipeline.named_steps["features"], pipeline.named_steps["classifier"]
-    classes, W, _ = linear_weights(clf)
+    features, _, classes, W = _parts(pipeline)
     index = {str(c): i for i, c in enumerate(classes)}
     if unknown := [t for t in tags if t not in index]: raise ValueError(f"not tags of this model: {', '.join(unknown)}")
     return {t: _pushes(features, text, W[index[t]], top) for t in tags}

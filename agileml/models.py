@@ -219,8 +219,9 @@ class UnstableModel(UserError):
 def check_finite(scores, what: str = "text(s)") -> np.ndarray:
     "`scores` (one row a text) when every one is finite; else an `UnstableModel` saying how many texts it hit, and why."
     bad = int((~np.isfinite(np.asarray(scores, dtype=np.float64))).reshape(len(scores), -1).any(axis=1).sum())
-    if bad: raise UnstableModel(f"the model scores {bad} of {len(scores)} {what} as NaN or infinite: it is numerically unstable. "
-                                "An extreme C does this (model=nb with C=1e-306, nbsvm with C=1e300): train with C between 1e-3 and 1e3")
+    if bad: raise UnstableModel(f"the model scores {bad} of {len(scores)} {what} as NaN or infinite: it is numerically unstable, "
+                                "so agileml neither records it as trained nor serves it. An extreme C does this (model=nb with "
+                                "C=1e-306, nbsvm with C=1e300): train with C between 1e-3 and 1e3")
     return scores
 
 # %% ../nbs/03_models.ipynb #056d8ea9

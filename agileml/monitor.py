@@ -307,11 +307,10 @@ def report_html(d: dict) -> str:
     import matplotlib.pyplot as plt
     when = lambda x: time.strftime("%m-%d %H:%M", time.gmtime(x))
     plotted = {}                   # signal -> its effect per slice of the window; signals with no number anywhere get no panel
-    for name in [s["name"] for ss in d["signals"].values() for s in ss]:
+    for name, effect in {s["name"]: s["effect"] for ss in d["signals"].values() for s in ss}.items():
         points = [(when(p["end"]), s["effect"]) for p in d["series"] for ss in p["signals"].values() for s in ss
                   if s["name"] == name and s["effect"] is not None]
-        whole = [("whole window", s["effect"]) for ss in d["signals"].values() for s in ss if s["name"] == name and s["effect"] is not None]
-        if points or whole: plotted[name] = points or whole
+        if points or effect is not None: plotted[name] = points or [("whole window", effect)]
     fig, axes = plt.subplots(max(len(plotted), 1), 1, figsize=(7, 2.2 * max(len(plotted), 1)), squeeze=False)
     for ax, (name, points) in zip(axes[:, 0], plotted.items()):
         ax.plot([x for x, _ in points], [y for _, y in points], marker="o", label=name)

@@ -193,9 +193,10 @@ class TrainingRun:
         with self._recording() as box: box.add_metrics(metrics)
 
     def log_evaluation(self, ev):
-        "An `agileml.evaluate.Evaluation`: scores with baselines and lifts, the per-class or per-tag report, the figure."
+        "An `agileml.evaluate.Evaluation`: scores with baselines and lifts, the per-class or per-tag report, the figure, the calibration."
         with self._recording() as box:
             box.add_metrics(ev.scores)
+            box.add_tags({"agileml.calibration": ev.calibration})
             box.add_text(json.dumps(ev.report, indent=2), f"evaluation/per_{ev.kind}_report.json")
             box.add_text(_csv(ev.baselines.rename_axis("metric")), "evaluation/baselines.csv")
             box.add_figure(ev.figure, f"evaluation/{'confusion_matrix' if ev.kind == 'class' else 'tags'}.png")

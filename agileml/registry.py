@@ -174,12 +174,13 @@ def promote(run_id: str, metric: str = "macro_f1", min_gain: float = 0.0, force:
     c = client()
     run, champ = get_run(run_id, c), champion_version(c)
     if champ and champ.run_id == run.info.run_id: raise UserError(f"run {run.info.run_id} is the champion already (version {champ.version})")
-    if champ and run.data.tags.get("agileml.model_sha256") == c.get_run(champ.run_id).data.tags.get("agileml.model_sha256"):
+    champ_run = c.get_run(champ.run_id) if champ else None
+    if champ and run.data.tags.get("agileml.model_sha256") == champ_run.data.tags.get("agileml.model_sha256"):
         raise UserError(f"run {run.info.run_id} holds the champion's own model (the same model file as version {champ.version}, "
                         f"run {champ.run_id}): promoting it would change nothing")
     broken = integrity_failures(run) + baseline_failures(run, metric)
     if broken: raise PromotionRefused(f"run {run.info.run_id} cannot be promoted, even with --force: " + "; ".join(broken))
-    fails = comparison_failures(run, c.get_run(champ.run_id) if champ else None, metric, min_gain)
+    fails = comparison_failures(run, champ_run, metric, min_gain)
     if fails and not force:
         raise PromotionRefused(f"run {run.info.run_id} was not promoted: " + "; ".join(fails))
     how = f"forced: {reason}" + (f" (skipped: {'; '.join(fails)})" if fails else "") if force else \

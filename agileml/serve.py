@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from pydantic import Field, StringConstraints, create_model
 from .config import NOT_BLANK, UserError, coerce
+from .curation import CONTROL_SHARE
 from .decisions import DecisionLog, shown_url, suggested_labels
 from .explain import explain
 from .workbench import DECISION_ID, FORMS, CuratorGate, add_curation
@@ -39,7 +40,7 @@ class ServeSettings:
     log_text: bool = True             # write each text into the decision log; False writes only its sha256
     token: str = field(default="", repr=False)   # bearer token of the curation endpoints and page; '' keeps them closed
     address: str = ""                 # where the service listens (http://host:port), for the line it prints when ready
-    control_share: float = 0.1        # the share of the curator's queue drawn at random as a control (agileml.curation)
+    control_share: float = CONTROL_SHARE    # the share of the curator's queue drawn at random as a control
 
     @classmethod
     def from_env(cls) -> "ServeSettings":
