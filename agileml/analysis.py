@@ -16,7 +16,7 @@ from .explain import explain_tags, reasons
 
 # %% auto #0
 __all__ = ['LENGTH_BUCKETS', 'misclassified', 'confused_pairs', 'slice_metrics', 'tag_errors', 'confused_tags',
-           'tag_length_metrics', 'threshold_curves', 'threshold_figure', 'ErrorAnalysis', 'analyse']
+           'tag_length_metrics', 'threshold_curves', 'threshold_figure', 'ErrorAnalysis', 'file_rows', 'analyse']
 
 # %% ../nbs/04b_analysis.ipynb #510450f7
 LENGTH_BUCKETS = (0, 10, 25, 50, 100, 250, 10**9)   # words
@@ -140,6 +140,12 @@ def _tag_analysis(model, split: Split, top: int) -> ErrorAnalysis:
                          dict(per_tag=per_tag, tag_errors=errors, shown=shown, confused=confused_tags(split.y_test, y_pred),
                               slices=tag_length_metrics(split.X_test, split.y_test, y_pred, classes), thresholds=curves),
                          dict(thresholds=threshold_figure(curves, frequent, "F1 around the threshold, the 8 most frequent tags")))
+
+def file_rows(path, split: Split) -> Split:
+    "`split` with a dataset file's rows (e.g. curators' verdicts from `agileml feedback export`) as the rows to analyse."
+    from agileml.data import load_file
+    ds = load_file(path, task="multi" if is_multilabel(split.y_train) else "single", min_classes=1)
+    return Split(split.X_train, ds.texts, split.y_train, ds.labels, published=False)
 
 def analyse(model, split: Split, top: int = 20) -> ErrorAnalysis:
     "The error analysis of `model` on `split`'s test rows; `top` errors shown with the words behind them."

@@ -245,9 +245,12 @@ ML_TEST_SCORE = [  # (section, test, status, evidence, how)
     ("Data", "Features adhere to meta-level requirements", N, [], "no list of forbidden inputs (e.g. personal data) is checked"),
     ("Data", "The data pipeline has appropriate privacy controls", A,
      ["tests/test_decisions.py::test_a_service_that_logs_no_texts_keeps_only_their_sha256",
-      "tests/test_decisions.py::test_feedback_needs_the_token_a_known_decision_and_a_fitting_verdict"],
-     "the service can log served texts as their sha256 only (--log-text=false); logged decisions are read and curated "
-     "only with the service's bearer token; datasets stay outside the repository"),
+      "tests/test_decisions.py::test_feedback_needs_the_token_a_known_decision_and_a_fitting_verdict",
+      "tests/test_erasure.py::test_erasing_a_curator_leaves_her_texts_nowhere_and_the_champion_retrained",
+      "tests/test_erasure.py::test_retention_purges_older_texts_and_keeps_younger_ones"],
+     "the service can log served texts as their sha256 only (--log-text=false) or keep them for a period (--retain-texts); "
+     "a person's texts are erased from the log, files, notebooks and models with a receipt (agileml erase); logged "
+     "decisions are read and curated only with the service's bearer token; datasets stay outside the repository"),
     ("Data", "New features can be added quickly", M, ["nbs/02_features.ipynb", "make compare"],
      "a featurizer is one function in 02_features; a sweep compares it with the rest"),
     ("Data", "All input feature code is tested", A, ["nbs/02_features.ipynb", "tests/test_library.py::test_word2vec_vectorizer_in_a_plain_python_pipeline_is_the_same_in_every_process"],

@@ -10,16 +10,16 @@ import typer
 from .config import PROJECT_ENV, UserError, coerce, locate_project, parse_param_strings, text_table
 
 # %% auto #0
-__all__ = ['app', 'run', 'train', 'params', 'new_experiment', 'runs', 'runs_show', 'runs_compare', 'reproduce', 'promote',
-           'rollback', 'champion', 'sweep', 'audit', 'clean', 'ui', 'serve', 'predict', 'decisions', 'decisions_show',
-           'decisions_stats', 'feedback_export', 'monitor', 'main']
+__all__ = ['PLAIN', 'app', 'friendly', 'run', 'train', 'params', 'new_experiment', 'emit', 'or_not_recorded', 'runs', 'runs_show',
+           'runs_compare', 'reproduce', 'promote', 'rollback', 'champion', 'sweep', 'audit', 'clean', 'ui', 'serve',
+           'predict', 'main']
 
 # %% ../nbs/07_cli.ipynb #3bd89784
-_PLAIN = dict(rich_markup_mode=None)      # click's own help layout: a flag shows as a flag, not as `--json <bool>`
+PLAIN = dict(rich_markup_mode=None)      # click's own help layout: a flag shows as a flag, not as `--json <bool>`
 app = typer.Typer(help="agileml: text classification from research notebooks to production.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, **_PLAIN)
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, **PLAIN)
 
-def _friendly(fn):
+def friendly(fn):
     "Run a command, turning the errors a person can fix into one message and exit status 2."
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -36,7 +36,7 @@ def _version(shown: bool):
         raise typer.Exit()
 
 @app.callback()
-@_friendly
+@friendly
 def _project(ctx: typer.Context,
              root: Optional[str] = typer.Option(None, "--root", help="the project folder every command works on (default: the "
                                                 "nearest folder at or above the current one with settings.ini; or $AGILEML_PROJECT)"),
@@ -56,7 +56,7 @@ def _run(notebook: str, param: list[str], params_file: str | None, as_json: bool
     params = {**(read_params_file(params_file) if params_file else {}), **parse_param_strings(param)}
     result = run_notebook(notebook, params, progress=sys.stderr.isatty() and not as_json,
                           say=lambda note: typer.echo(note, err=as_json))
-    _emit(result.to_dict(), as_json, result.report())
+    emit(result.to_dict(), as_json, result.report())
     if result.status != "FINISHED": raise typer.Exit(130 if result.status == "KILLED" else 1)
 
 _PARAM = typer.Option([], "-p", "--param", help="a parameter as key=value; repeatable")
@@ -64,21 +64,21 @@ _PARAMS_FILE = typer.Option(None, "--params-file", help="YAML or JSON mapping of
 _JSON_RESULT = typer.Option(False, "--json", help="print run id, status and metrics as JSON")
 
 @app.command()
-@_friendly
+@friendly
 def run(notebook: str = typer.Argument(..., help="experiment notebook: a name in nbs/experiments, or a path"),
         param: List[str] = _PARAM, params_file: Optional[str] = _PARAMS_FILE, as_json: bool = _JSON_RESULT):
     "Execute an experiment notebook with papermill and record it as one MLflow run."
     _run(notebook, param, params_file, as_json)
 
 @app.command()
-@_friendly
+@friendly
 def train(param: List[str] = _PARAM, params_file: Optional[str] = _PARAMS_FILE, as_json: bool = _JSON_RESULT):
     "Train a classifier: the short form of `agileml run train`."
     _run("train", param, params_file, as_json)
 
 # %% ../nbs/07_cli.ipynb #ece461a4
 @app.command()
-@_friendly
+@friendly
 def params(notebook: str = typer.Argument("train", help="experiment notebook: a name in nbs/experiments, or a path"),
            as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     "List an experiment notebook's parameters: type, default, accepted values and help."
@@ -89,11 +89,11 @@ def params(notebook: str = typer.Argument("train", help="experiment notebook: a 
     for r in [dict(name="name", type="type", default="default", accepted="accepts", help="help"), *rows]:
         typer.echo("  ".join(str(r[c]).ljust(w[c]) for c in w) + "  " + r["help"])
 
-_new_app = typer.Typer(help="Scaffold new project files.", no_args_is_help=True, **_PLAIN)
+_new_app = typer.Typer(help="Scaffold new project files.", no_args_is_help=True, **PLAIN)
 app.add_typer(_new_app, name="new")
 
 @_new_app.command("experiment")
-@_friendly
+@friendly
 def new_experiment(name: str = typer.Argument(..., help="the experiment's name: lower case letters, digits and _")):
     "A new experiment notebook and its smoke parameters in nbs/experiments, ready to run, audit and test."
     from agileml.runner import new_experiment as scaffold
@@ -101,20 +101,20 @@ def new_experiment(name: str = typer.Argument(..., help="the experiment's name: 
     typer.echo(f"run it: agileml run {name} -p dataset=sms_spam; its parameters: agileml params {name}")
 
 # %% ../nbs/07_cli.ipynb #65908813
-def _emit(data, as_json: bool, text: str):
+def emit(data, as_json: bool, text: str):
     "JSON for machines, else the text for people."
     typer.echo(json.dumps(data, indent=2, default=str) if as_json else text)
 
-def _or_not_recorded(value) -> str:
+def or_not_recorded(value) -> str:
     "A value for people: a missing one (None) says so."
     return "not recorded" if value is None else str(value)
 
 # %% ../nbs/07_cli.ipynb #3f465322
-_runs_app = typer.Typer(help="List, show and compare recorded runs.", no_args_is_help=False, **_PLAIN)
+_runs_app = typer.Typer(help="List, show and compare recorded runs.", no_args_is_help=False, **PLAIN)
 app.add_typer(_runs_app, name="runs")
 
 @_runs_app.callback(invoke_without_command=True)
-@_friendly
+@friendly
 def runs(ctx: typer.Context,
          dataset: Optional[str] = typer.Option(None, help="only runs on this dataset"),
          status: Optional[str] = typer.Option(None, help="only runs with this status (FINISHED, FAILED, KILLED, RUNNING)"),
@@ -130,24 +130,24 @@ def runs(ctx: typer.Context,
     if not rows:
         typer.echo("no runs match" if dataset or status else "no runs recorded yet in this tracking store", err=True)
         raise typer.Exit(1)
-    _emit(rows, as_json, text_table(shown, cols))
+    emit(rows, as_json, text_table(shown, cols))
 
 # %% ../nbs/07_cli.ipynb #27524f37
 @_runs_app.command("show")
-@_friendly
+@friendly
 def runs_show(run: str = typer.Argument(..., help="run id, or a unique start of one"),
               as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     "Everything recorded for one run, and where its executed notebook and model are."
     from agileml.registry import describe_run
     d = describe_run(run)
-    lines = [f"{k}: {_or_not_recorded(d[k])}" for k in ("run_id", "name", "status", "start", "end", "champion", "notebook",
+    lines = [f"{k}: {or_not_recorded(d[k])}" for k in ("run_id", "name", "status", "start", "end", "champion", "notebook",
                                                         "executed_notebook", "notebook_html", "model")]
     for section in ("params", "metrics", "tags"):
         lines += [f"{section}:"] + [f"  {k} = {v}" for k, v in d[section].items()]
-    _emit(d, as_json, "\n".join(lines))
+    emit(d, as_json, "\n".join(lines))
 
 @_runs_app.command("compare")
-@_friendly
+@friendly
 def runs_compare(run_a: str = typer.Argument(..., help="first run"), run_b: str = typer.Argument(..., help="second run"),
                  as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     "Parameters that differ, metric deltas, and whether data, code and packages are the same."
@@ -159,11 +159,11 @@ def runs_compare(run_a: str = typer.Argument(..., help="first run"), run_b: str 
     flags = [f"same data: {d['same_data']}", f"same test split: {d['same_test_split']}", f"same commit: {d['same_commit']}",
              f"dirty: a={d['dirty'][0]} b={d['dirty'][1]}",
              f"same package versions: {d['same_packages']}" + "".join(f"\n  {k}: {a} -> {b}" for k, (a, b) in d["packages"].items())]
-    _emit(d, as_json, f"a = {d['run_a']}\nb = {d['run_b']}\n\n{params}\n\n{metrics}\n\n" + "\n".join(flags))
+    emit(d, as_json, f"a = {d['run_a']}\nb = {d['run_b']}\n\n{params}\n\n{metrics}\n\n" + "\n".join(flags))
 
 # %% ../nbs/07_cli.ipynb #9c24e9db
 @app.command()
-@_friendly
+@friendly
 def reproduce(run: str = typer.Argument(..., help="the run to reproduce"),
               as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     "Execute a run's notebook again with its recorded parameters; exit 0 only when every score is identical."
@@ -173,12 +173,12 @@ def reproduce(run: str = typer.Argument(..., help="the run to reproduce"),
     verdict = "identical scores" if d["identical"] else "DIFFERENT: " + "; ".join(
         f"{m} {v['original']} -> {v['reproduced']}" for m, v in d["metric_differences"].items()) if d["status"] == "FINISHED" \
         else f"the reproduction {d['status']}"
-    _emit(d, as_json, f"reproduced run {d['original']} as {d['reproduction']}: {verdict}")
+    emit(d, as_json, f"reproduced run {d['original']} as {d['reproduction']}: {verdict}")
     if not d["identical"]: raise typer.Exit(1)
 
 # %% ../nbs/07_cli.ipynb #96e12828
 @app.command()
-@_friendly
+@friendly
 def promote(run: str = typer.Argument(..., help="the run whose model to promote"),
             metric: str = typer.Option("macro_f1", help="the metric the run must beat the champion on"),
             min_gain: float = typer.Option(0.0, help="it must beat the champion by more than this (a tie is refused)"),
@@ -188,30 +188,30 @@ def promote(run: str = typer.Argument(..., help="the run whose model to promote"
     "Register a run's model and make it the champion, if it passes the quality gate."
     from agileml.registry import promote as run_promote
     d = run_promote(run, metric, min_gain, force, reason)
-    _emit(d, as_json, f"run {d['run_id']} is the champion: model version {d['version']}"
+    emit(d, as_json, f"run {d['run_id']} is the champion: model version {d['version']}"
           + (f" (replaces version {d['previous']})" if d["previous"] else "") + f"; {d['promotion']}")
 
 @app.command()
-@_friendly
+@friendly
 def rollback(as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     "Move the champion back to the model version it replaced."
     from agileml.registry import rollback as run_rollback
     d = run_rollback()
-    _emit(d, as_json, f"champion moved back from version {d['replaced']} to version {d['version']} (run {d['run_id']})")
+    emit(d, as_json, f"champion moved back from version {d['replaced']} to version {d['version']} (run {d['run_id']})")
 
 @app.command()
-@_friendly
+@friendly
 def champion(as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     "What is in production, and its lineage: run, notebook, data, commit, metrics."
     from agileml.registry import champion_info
     d = champion_info()
-    lines = [f"{k}: {_or_not_recorded(d[k])}" for k in d if k not in ("params", "metrics")]
+    lines = [f"{k}: {or_not_recorded(d[k])}" for k in d if k not in ("params", "metrics")]
     lines += ["metrics:"] + [f"  {k} = {v}" for k, v in d["metrics"].items()]
-    _emit(d, as_json, "\n".join(lines))
+    emit(d, as_json, "\n".join(lines))
 
 # %% ../nbs/07_cli.ipynb #ed8273ab
 @app.command()
-@_friendly
+@friendly
 def sweep(param: List[str] = typer.Option([], "-p", "--param", help="the values of one parameter as key=v1,v2,...; repeatable"),
           params_file: Optional[str] = typer.Option(None, "--params-file", help="YAML or JSON mapping of parameter: list of values"),
           notebook: str = typer.Option("train", help="experiment notebook: a name in nbs/experiments or a path"),
@@ -231,7 +231,7 @@ def sweep(param: List[str] = typer.Option([], "-p", "--param", help="the values 
     d = run_sweep(sweep_space(param, params_file), notebook, random, seed, workers, dask, metric,
                   progress=not as_json, report_dir=report, fresh_kernels=fresh_kernels)
     if promote_best: d["promotion"] = run_promote_best(d)
-    _emit(d, as_json, report_text(d))
+    emit(d, as_json, report_text(d))
     if d["status"] == "KILLED": raise typer.Exit(130)
     if d["status"] != "FINISHED" or not d.get("promotion", {}).get("promoted", True): raise typer.Exit(1)
 
@@ -252,16 +252,16 @@ def _audit_text(d: dict) -> str:
     return "\n".join(lines)
 
 @app.command()
-@_friendly
+@friendly
 def audit(as_json: bool = typer.Option(False, "--json", help="print findings and the ML Test Score as JSON")):
     "Technical-debt audit: dead experiment code, orphan modules, unclean or out-of-sync notebooks, configuration debt, glue."
     from agileml.audit import audit as run_audit
     d = run_audit()
-    _emit(d, as_json, _audit_text(d))
+    emit(d, as_json, _audit_text(d))
     if d["findings"]: raise typer.Exit(1)
 
 @app.command()
-@_friendly
+@friendly
 def clean():
     "Strip the outputs of the project's notebooks, keeping their cell tags, then nbdev_clean: what the audit's fix lines name."
     from agileml.lab import clean_project
@@ -270,7 +270,7 @@ def clean():
     typer.echo(f"{len(changed)} notebook(s) held outputs; every notebook is nbdev-clean")
 
 @app.command()
-@_friendly
+@friendly
 def ui(port: int = typer.Option(5000, help="port to serve on, at 127.0.0.1")):
     "MLflow's UI over the project's store, opened on agileml's runs best first with their scores; telemetry off."
     from agileml.tracking import client, tracking_uri, ui_url
@@ -281,7 +281,7 @@ def ui(port: int = typer.Option(5000, help="port to serve on, at 127.0.0.1")):
 
 # %% ../nbs/07_cli.ipynb #1250621b
 @app.command()
-@_friendly
+@friendly
 def serve(model: str = typer.Option("champion", help="'champion', a run id, or an MLflow model folder"),
           host: str = typer.Option("127.0.0.1", help="address to listen on"),
           port: int = typer.Option(8000, help="port to listen on"),
@@ -295,26 +295,30 @@ def serve(model: str = typer.Option("champion", help="'champion', a run id, or a
           token_file: str = typer.Option("", help="file holding the curation token, readable by its owner only (chmod 600); "
                                          "or set $AGILEML_SERVE_TOKEN. No token: curation is closed", show_default=False),
           token: str = typer.Option("", help="the curation token itself (shows in ps: prefer --token-file)", show_default=False),
-          control_share: float = typer.Option(0.1, help="the share of the curator's queue drawn at random as a control")):
+          control_share: float = typer.Option(0.1, help="the share of the curator's queue drawn at random as a control"),
+          retain_texts: str = typer.Option("", help="replace logged texts older than this age (30d, 12h) by their sha256, at start "
+                                           "and hourly; '' keeps them", show_default=False)):
     """Serve a model over HTTP: /v1/predict, /v1/explain, the curator page /curate, /v1/feedback, /v1/decisions, /v1/labels,
     /v1/model, /health, /ready, /metrics, /docs."""
     from agileml.curation import check_control_share
     from agileml.decisions import open_log
+    from agileml.erasure import check_age
     from agileml.serve import ServeSettings, load_served, run_server
     from agileml.workbench import service_token
     if workers < 1 or not 0 < port < 65536: raise UserError("--workers must be >= 1 and --port between 1 and 65535")
     check_control_share(control_share, "--control-share")
+    if retain_texts: check_age(retain_texts, "--retain-texts")
     token, warning = service_token(token, token_file)
     if warning: typer.echo(warning, err=True)
     settings = ServeSettings(model=model, max_texts=max_texts, max_chars=max_chars, reload_seconds=reload_seconds,
                              decision_log=decision_log, log_text=coerce("--log-text", log_text, "bool"), token=token,
-                             control_share=control_share)
+                             control_share=control_share, retain_texts=retain_texts)
     load_served(model)                       # a model that cannot be served fails here, with its reason
     if decision_log != "off": open_log(decision_log or None).dispose()     # and so does a decision log it cannot open
     run_server(settings, host, port, workers)
 
 @app.command()
-@_friendly
+@friendly
 def predict(source: str = typer.Argument(..., help="CSV, TSV, JSONL or Parquet file with a text column"),
             output: str = typer.Option("-", "-o", "--output", help=".csv, .tsv, .jsonl or .parquet file; - for the input's format on stdout"),
             model: str = typer.Option("champion", help="'champion', a run id, or an MLflow model folder"),
@@ -328,122 +332,9 @@ def predict(source: str = typer.Argument(..., help="CSV, TSV, JSONL or Parquet f
     n = predict_file(load_served(model), source, output, text_column, batch_size, sys.stderr.isatty(), top_k, min_score)
     if output != "-": typer.echo(f"scored {n} rows into {output}", err=True)
 
-# %% ../nbs/07_cli.ipynb #10122559
-_decisions_app = typer.Typer(help="The decision log: what the service suggested, and what curators did with it.", **_PLAIN)
-app.add_typer(_decisions_app, name="decisions")
-_feedback_app = typer.Typer(help="Curators' verdicts as training data.", no_args_is_help=True, **_PLAIN)
-app.add_typer(_feedback_app, name="feedback")
-_LOG = typer.Option(None, "--decision-log", help="SQLAlchemy URL of the decision log (default: $AGILEML_DECISIONS_URL, "
-                    "else decisions.db beside the tracking store)")
-_SINCE = typer.Option(None, help="only decisions since this ISO date/time (UTC) or age (30m, 12h, 7d)")
-_MODEL = typer.Option(None, "--model", help="only decisions of this model version (a number), or of the run whose id starts so")
-
-def _log(url: str | None):
-    from agileml.decisions import open_log
-    return open_log(url, create=False)
-
-def _verdict(v: dict | None) -> str:
-    "A verdict in a few words."
-    if v is None: return "-"
-    return " ".join(f"{sign}{t}" for sign, key in (("+", "accepted"), ("-", "rejected"), ("++", "added")) for t in v[key])
-
-@_decisions_app.callback(invoke_without_command=True)
-@_friendly
-def decisions(ctx: typer.Context, since: Optional[str] = _SINCE, model: Optional[str] = _MODEL,
-              limit: int = typer.Option(50, help="at most this many, newest first"),
-              as_json: bool = typer.Option(False, "--json", help="print as JSON"), decision_log: Optional[str] = _LOG):
-    "The newest decisions: when, which model, what was suggested, and the curation (+accepted -rejected ++added)."
-    if ctx.invoked_subcommand: return
-    from agileml.decisions import list_decisions
-    rows = list_decisions(_log(decision_log), since, model, limit)
-    shown = [dict(decision=r["decision_id"], at=r["at"][:19], model=r["model_version"] or (r["run_id"] or "-")[:8],
-                  suggested=", ".join(r["suggested"]), curator=r["curator"] or "-", verdict=_verdict(r["verdict"])) for r in rows]
-    _emit(rows, as_json, text_table(shown, ["decision", "at", "model", "suggested", "curator", "verdict"]) if rows else "no decisions match")
-
-@_decisions_app.command("show")
-@_friendly
-def decisions_show(decision_id: str = typer.Argument(..., help="the decision_id the service returned"),
-                   as_json: bool = typer.Option(False, "--json", help="print as JSON"), decision_log: Optional[str] = _LOG,
-                   top: int = typer.Option(5, help="features listed towards and against each label")):
-    "One decision: its model, text, suggestions and scores, the explanation recomputed from its model, and its curation."
-    from agileml.decisions import explanation, get_decision
-    d = get_decision(_log(decision_log), decision_id)
-    d["explanation"], d["explanation_missing"] = explanation(d, top=top)
-    _emit(d, as_json, _decision_text(d))
-
-def _decision_text(d: dict) -> str:
-    "A decision for people."
-    lines = [f"decision {d['decision_id']} at {d['at']} by model version {_or_not_recorded(d['model']['version'])} "
-             f"(run {_or_not_recorded(d['model']['run_id'])})",
-             f"text: {d['text'] if d['text'] is not None else '(not logged; sha256 ' + d['text_sha256'] + ')'}",
-             f"suggested: {', '.join(d['suggested'])}"]
-    e = d["explanation"]
-    if e is None: lines.append(f"explanation: {d['explanation_missing']}")
-    for part in ([e] if e and "label" in e else e["tags"] if e else []):
-        name = part.get("label") or part.get("tag")
-        lines.append(f"why {name}: " + ", ".join(f["feature"] for f in part["towards"])
-                     + ("; against: " + ", ".join(f["feature"] for f in part["against"]) if part["against"] else ""))
-    lines += [f"curation: {_verdict(v)} by {v['curator']} at {v['at']}" for v in d["history"]] or ["curation: none yet"]
-    return "\n".join(lines)
-
-@_decisions_app.command("stats")
-@_friendly
-def decisions_stats(model: Optional[str] = _MODEL, since: Optional[str] = _SINCE,
-                    control_share: float = typer.Option(0.1, help="the queue's random control share (as agileml serve has it)"),
-                    as_json: bool = typer.Option(False, "--json", help="print as JSON"), decision_log: Optional[str] = _LOG):
-    "Per model version and label or tag: suggestions, curated, accepted, rejected, added; acceptance rate, online precision and recall."
-    from agileml.decisions import decision_stats
-    stats = decision_stats(_log(decision_log), model, since, control_share)
-    if not stats: raise UserError("no decisions match" + (f" model {model}" if model else "") + (f" since {since}" if since else ""))
-    _emit(stats, as_json, "\n\n".join(_stats_text(m) for m in stats))
-
-def _stats_text(m: dict) -> str:
-    "One model version's online numbers for people."
-    head = (f"model version {_or_not_recorded(m['model_version'])} (run {_or_not_recorded(m['run_id'])}), {m['first'][:19]} to "
-            f"{m['last'][:19]}: {m['decisions']} decision{'s' * (m['decisions'] != 1)}, {m['curated']} curated, acceptance rate "
-            f"{'-' if m['acceptance_rate'] is None else format(m['acceptance_rate'], '.4f')}")
-    rows = [dict(label=name, **c) for name, c in m["labels"].items()]
-    rows.append(dict(label="(all)", suggested=m["suggestions"], curated=m["curated"], **{k: m[k] for k in
-                     ("accepted", "rejected", "added", "precision", "recall")}))
-    new = ", ".join(f"{name} ({n})" for name, n in m["new_labels"].items())
-    arms = "; ".join(f"{name} arm: {a['curated']} curated, precision {'-' if a['precision'] is None else format(a['precision'], '.4f')}"
-                     for name, a in m["arms"].items())
-    return (head + "\n" + text_table(rows, ["label", "suggested", "curated", "accepted", "rejected", "added", "precision", "recall"])
-            + (f"\nnew labels, not known to this model (curated decisions): {new}" if new else "")
-            + (f"\nthe curator's queue: {arms} (control: drawn at random, its precision unbiased)" if arms else ""))
-
-@_feedback_app.command("export")
-@_friendly
-def feedback_export(output: str = typer.Option(..., "-o", "--output", help="the JSONL dataset file to write"),
-                    since: Optional[str] = _SINCE, model: Optional[str] = _MODEL, decision_log: Optional[str] = _LOG,
-                    as_json: bool = typer.Option(False, "--json", help="print as JSON")):
-    "Write the curated decisions as a JSONL dataset (text, label: the corrected label or accepted + added tags) to train on."
-    from agileml.decisions import export_feedback
-    d = export_feedback(_log(decision_log), output, since, model)
-    _emit(d, as_json, f"wrote {d['rows']} curated examples ({d['task']}-label) to {d['path']}, fingerprint {d['fingerprint']}"
-          + (f"; {d['without_text']} curated decisions had no logged text" if d["without_text"] else "")
-          + (f"\nnew labels the model did not know: {', '.join(f'{k} ({n} rows)' for k, n in d['new_labels'].items())}"
-             if d["new_labels"] else "")
-          + f"\ntrain with them: agileml train -p extra_data={d['path']}")
-
-# %% ../nbs/07_cli.ipynb #37da3f0c
-@app.command()
-@_friendly
-def monitor(thresholds: Optional[str] = typer.Option(None, help="YAML file of thresholds (see agileml.monitor.Thresholds)"),
-            window: Optional[str] = typer.Option(None, help="decisions since this age (24h, 7d) or ISO time; default the file's, else 24h"),
-            model: Optional[str] = typer.Option(None, "--model", help="the model version to check (default: the champion)"),
-            report: Optional[str] = typer.Option(None, help="also write the HTML report to this file"),
-            decision_log: Optional[str] = _LOG, as_json: bool = typer.Option(False, "--json", help="print as JSON")):
-    """Is the model in production still good? Input and output drift, online quality, staleness, latency; recorded as a run
-    of the `monitoring` experiment with an HTML report. Exit 0 ok, 1 alert, 2 could not run, 3 too few decisions to judge."""
-    from agileml.monitor import EXIT_CODES, check, load_thresholds, report_text
-    d = check(_log(decision_log), load_thresholds(thresholds, window), model, report)
-    _emit(d, as_json, report_text(d) + f"\nrecorded as run {d['monitoring_run']} of the experiment monitoring (report.html)"
-          + (f"; report: {report}" if report else ""))
-    raise typer.Exit(EXIT_CODES[d["status"]])
-
-
 # %% ../nbs/07_cli.ipynb #b3ceb826
+from . import cli_log       # the decision log's commands: they add themselves to `app`
+
 def main():
     "Entry point of the `agileml` console script."
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")   # keep MLflow's set-up chatter off the terminal

@@ -11,21 +11,23 @@ import sqlalchemy as sa
 from .config import UserError, project_dir
 
 # %% auto #0
-__all__ = ['DECISIONS_ENV', 'DECISIONS', 'VERDICTS', 'default_url', 'shown_url', 'open_log', 'decision_id', 'suggested_labels',
-           'uncertainty', 'decision_rows', 'DecisionLog', 'UnknownDecision', 'model_labels', 'new_labels',
+__all__ = ['DECISIONS', 'VERDICTS', 'store_folder', 'default_url', 'shown_url', 'open_log', 'text_sha256', 'decision_id',
+           'suggested_labels', 'uncertainty', 'DecisionLog', 'UnknownDecision', 'model_labels', 'new_labels',
            'decision_row', 'shown_verdict', 'iso_time', 'get_decision', 'decision_summary', 'explanation',
            'parse_since', 'served_decisions', 'list_decisions', 'decision_stats', 'export_feedback']
 
 # %% ../nbs/12_decisions.ipynb #d1ca0ad8
-DECISIONS_ENV = "AGILEML_DECISIONS_URL"
+_DECISIONS_ENV = "AGILEML_DECISIONS_URL"
+
+def store_folder() -> Path:
+    "The folder of the SQLite tracking store; the project folder when the store is a server."
+    from agileml.tracking import tracking_uri
+    uri = tracking_uri()
+    return Path(uri[len("sqlite:///"):]).parent if uri.startswith("sqlite:///") else project_dir()
 
 def default_url() -> str:
     "`$AGILEML_DECISIONS_URL`, else `decisions.db` (SQLite) beside the SQLite tracking store, or in the project folder."
-    if os.environ.get(DECISIONS_ENV): return os.environ[DECISIONS_ENV]
-    from agileml.tracking import tracking_uri
-    uri = tracking_uri()
-    folder = Path(uri[len("sqlite:///"):]).parent if uri.startswith("sqlite:///") else project_dir()
-    return f"sqlite:///{folder / 'decisions.db'}"
+    return os.environ.get(_DECISIONS_ENV) or f"sqlite:///{store_folder() / 'decisions.db'}"
 
 def shown_url(url: str) -> str:
     "The URL without its password, for messages and /health."
@@ -72,7 +74,7 @@ def open_log(url: str | None = None, create: bool = True) -> sa.Engine:
     try:
         if not create and not _exists(url):
             raise UserError(f"there is no decision log at {shown_url(url)}: the service writes one as it serves (agileml serve). "
-                            f"Point --decision-log or ${DECISIONS_ENV} at another one")
+                            f"Point --decision-log or ${_DECISIONS_ENV} at another one")
         if url.startswith("sqlite"):
             # Connections stay open: closing one checkpoints the WAL into the file, and a connection renewed every 2 s
             # cost a fifth of the service's requests/s under load (benchmarks/decision_log.py, 2026-12-02)
@@ -109,7 +111,9 @@ def _exists(url: str) -> bool:
 # %% ../nbs/12_decisions.ipynb #e626a7bf
 _logger = logging.getLogger("agileml.decisions")
 
-def _sha256(text: str) -> str: return hashlib.sha256(text.encode()).hexdigest()
+def text_sha256(text: str) -> str:
+    "How the decision log names a text it does not keep."
+    return hashlib.sha256(text.encode()).hexdigest()
 
 _PROCESS, _COUNT = os.urandom(4).hex(), itertools.count()
 
@@ -138,7 +142,7 @@ def uncertainty(scores: dict | None, thresholds: dict | None = None) -> float | 
 
 _DRAW = random.Random()
 
-def decision_rows(ids: list[str], texts: list[str], predictions: list[dict], model_version: str | None, run_id: str | None,
+def _decision_rows(ids: list[str], texts: list[str], predictions: list[dict], model_version: str | None, run_id: str | None,
                   latency_ms: float, at: float, thresholds: dict | None = None, log_text: bool = True) -> list[dict]:
     "One decision row per text: its id, the model, what was suggested (a label, or tags best first), the scores, how unsure."
     rows = []
@@ -146,7 +150,7 @@ def decision_rows(ids: list[str], texts: list[str], predictions: list[dict], mod
         tags = "tags" in p
         scores = p.get("scores") or ({t["tag"]: t["probability"] for t in p["tags"]} if tags else None)
         rows.append(dict(id=i, at=at, model_version=model_version, run_id=run_id, task="tags" if tags else "label",
-                         text=text if log_text else None, text_sha256=_sha256(text), suggested=suggested_labels(p), scores=scores,
+                         text=text if log_text else None, text_sha256=text_sha256(text), suggested=suggested_labels(p), scores=scores,
                          latency_ms=round(latency_ms, 3), uncertainty=uncertainty(scores, thresholds), draw=_DRAW.random()))
     return rows
 
@@ -168,7 +172,8 @@ def _insert_decisions(con, rows: list[dict]):
 class DecisionLog:
     "The decision log of a running service: `record` returns ids at once; one thread writes the decisions in batches."
     def __init__(self, url: str | None = None, log_text: bool = True, interval: float = 0.25, max_pending: int = 100_000,
-                 on_settled=None):       # on_settled(outcome, n): told of every n decisions 'written' or 'dropped'
+                 on_settled=None,        # on_settled(outcome, n): told of every n decisions 'written' or 'dropped'
+                 retain_texts: str = ""):   # an age (30d): texts older than it are replaced by their sha256, at start and hourly
         self.url = _driver(url or default_url())
         self.on_settled = on_settled or (lambda outcome, n: None)
         self.engine = open_log(self.url)
@@ -177,6 +182,7 @@ class DecisionLog:
         self.queued = self.settled = self.written = 0   # each counter has one writing thread
         self._refused = self._failed = 0
         self.last_error, self._warned = "", 0.0
+        self.retain_texts, self._next_purge = retain_texts, 0.0
         self._wake, self._closing = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._write_loop, name="decision-log", daemon=True)
         self._thread.start()
@@ -208,6 +214,17 @@ class DecisionLog:
         while not (self._closing.is_set() and not self.pending):
             self._wake.wait(self.interval); self._wake.clear()
             while self.pending: self._write([self.pending.popleft() for _ in range(min(2000, len(self.pending)))])
+            if self.retain_texts and time.monotonic() >= self._next_purge: self._purge_old_texts()
+
+    purge_every = 3600.0       # seconds between two purges of the texts older than the retention period
+
+    def _purge_old_texts(self):
+        "Replace the texts older than the retention period by their sha256 (`agileml.erasure.purge_texts`), in the writing thread."
+        from agileml.erasure import purge_texts
+        self._next_purge = time.monotonic() + self.purge_every
+        try: _logger.info("decision log: %d text(s) older than %s purged", purge_texts(self.engine, self.retain_texts)["purged"],
+                          self.retain_texts)
+        except Exception as e: _logger.warning("decision log: texts older than %s could not be purged: %s", self.retain_texts, e)
 
     def _check_file(self):
         """A SQLite log's file must still be writable: an open connection writes on into its WAL file after the database
@@ -218,7 +235,7 @@ class DecisionLog:
 
     def _write(self, entries: list[tuple]):
         "Write the decisions of some requests in one transaction; count them as dropped if that fails."
-        rows = [r for e in entries for r in decision_rows(*e, log_text=self.log_text)]
+        rows = [r for e in entries for r in _decision_rows(*e, log_text=self.log_text)]
         try:
             self._check_file()
             with self.engine.begin() as con: _insert_decisions(con, rows)
@@ -294,7 +311,8 @@ def explanation(decision: dict, pipelines: dict | None = None, top: int = 5) -> 
     from agileml.explain import explain
     from agileml.model_file import load_model
     if decision["text"] is None:
-        return None, "the text was not logged (the service ran with --log-text=false), so the explanation cannot be recomputed"
+        return None, ("the text is not kept (served with --log-text=false, older than the retention period, or erased), so the "
+                      "explanation cannot be recomputed")
     run_id = decision["model"]["run_id"]
     pipelines = {} if pipelines is None else pipelines
     if run_id not in pipelines:
@@ -404,7 +422,8 @@ def export_feedback(engine: sa.Engine, path, since: str | None = None, model: st
     if not rows: raise UserError("no curated decisions match: nothing to export" + (" (try an earlier --since)" if since else ""))
     if len(tasks) > 1: raise UserError("the curated decisions mix single-label and tag models: export each with --model VERSION")
     kept = [r for r in rows if r["text"] is not None]
-    if not kept: raise UserError(f"none of the {len(rows)} curated decisions has its text logged (--log-text=false): nothing to train on")
+    if not kept: raise UserError(f"none of the {len(rows)} curated decisions keeps its text (served with --log-text=false, purged or erased): "
+                                 "nothing to train on")
     label = (lambda r: r["label"]) if tasks == {"label"} else (lambda r: sorted(r["accepted"] + r["added"]))
     kept.sort(key=lambda r: (r["text"], json.dumps(label(r))))      # the same verdicts give the same file, whenever they came
     path = Path(path)

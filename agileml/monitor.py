@@ -13,8 +13,8 @@ from .config import UserError
 
 # %% auto #0
 __all__ = ['LEVELS', 'TOKEN', 'TOP_TOKENS', 'NOT_ENOUGH', 'EXIT_CODES', 'LIMIT', 'Thresholds', 'load_thresholds', 'psi', 'wilson',
-           'input_drift', 'output_drift', 'online_quality', 'staleness', 'data_changed', 'latency', 'dependencies',
-           'monitor', 'report_text', 'report_html', 'check', 'record_check']
+           'input_drift', 'output_drift', 'online_quality', 'staleness', 'erased_training_texts', 'data_changed',
+           'latency', 'dependencies', 'monitor', 'report_text', 'report_html', 'check', 'record_check']
 
 # %% ../nbs/13_monitor.ipynb #6055371d
 @dataclass(frozen=True)
@@ -159,6 +159,13 @@ def staleness(trained_ms, data_changed_ms, t: Thresholds, how: str = "") -> list
                     data is not None and data > t.max_data_age_days,
                     f"days since its training data last changed ({how})" if data is not None else "not recorded")]
 
+def erased_training_texts(run) -> list[dict]:
+    "An alert when a file the model trained on held texts erased since (`agileml erase` tagged its run)."
+    from agileml.erasure import RETRAIN_TAG
+    why = run.data.tags.get(RETRAIN_TAG)
+    return [_signal("erased_training_texts", "yes" if why else "none", "none", float(bool(why)), bool(why),
+                    f"{why}: retrain it, agileml erase --retrain" if why else "no file it trained on held an erased text")]
+
 def _first_seen(c, run, condition: str) -> float:
     "When this store first recorded a run, in `run`'s experiment, that matches `condition` (epoch ms; `run` itself at the latest)."
     first = c.search_runs([run.info.experiment_id], condition, order_by=["attributes.start_time ASC"], max_results=1)
@@ -231,8 +238,13 @@ def _window(rows) -> dict:
     return dict(texts=[r.text for r in rows if r.text is not None], labels=[l for r in rows for l in r.suggested],
                 top=[max(r.scores.values()) for r in rows if r.scores], latency=[r.latency_ms for r in rows], n=len(rows))
 
+def _no_texts(n: int) -> list[dict]:
+    "What input drift says of a window whose decisions kept no text."
+    return [_signal("input_drift", None, None, float("nan"), False, f"cannot be computed: none of the {n} decisions in the window "
+                    "kept its text (served with --log-text=false, purged after the retention period, or erased)")] if n else []
+
 def _drift_and_latency(ref: dict, win: dict, t: Thresholds) -> dict[str, list[dict]]:
-    return {"input drift": input_drift(ref["train"], ref["test"], win["texts"], t) if win["texts"] else [],
+    return {"input drift": input_drift(ref["train"], ref["test"], win["texts"], t) if win["texts"] else _no_texts(win["n"]),
             "output drift": output_drift(ref["labels"], ref["top"], win["labels"], win["top"], t),
             "latency": latency(win["latency"], t)}
 
@@ -273,7 +285,7 @@ def monitor(engine, thresholds: Thresholds = Thresholds(), version: str | None =
     stats = next(iter(decision_stats(engine, str(mv.version), thresholds.window)), None)
     changed, how = data_changed(c, run)
     signals = {**_drift_and_latency(ref, win, thresholds), "online quality": online_quality(stats, ref["offline"], thresholds),
-               "staleness": staleness(run.info.end_time, changed, thresholds, how),
+               "staleness": staleness(run.info.end_time, changed, thresholds, how) + erased_training_texts(run),
                "dependencies": dependencies({k.removeprefix("agileml.version."): v for k, v in run.data.tags.items()
                                              if k.startswith("agileml.version.")}, package_versions(), thresholds)}
     alerts = [f"{group}: {s['name']}" for group, ss in signals.items() for s in ss if s["alert"]]

@@ -41,6 +41,7 @@ class ServeSettings:
     token: str = field(default="", repr=False)   # bearer token of the curation endpoints and page; '' keeps them closed
     address: str = ""                 # where the service listens (http://host:port), for the line it prints when ready
     control_share: float = CONTROL_SHARE    # the share of the curator's queue drawn at random as a control
+    retain_texts: str = ""            # an age (30d): logged texts older than it are replaced by their sha256; '' keeps them
 
     @classmethod
     def from_env(cls) -> "ServeSettings":
@@ -335,8 +336,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     holder = ModelHolder(s)
     coalescer = Coalescer(holder)
     metrics = Metrics()
-    decisions = None if s.decision_log == "off" else \
-        DecisionLog(s.decision_log or None, s.log_text, on_settled=lambda outcome, n: metrics.decisions.labels(outcome).inc(n))
+    settled = lambda outcome, n: metrics.decisions.labels(outcome).inc(n)
+    decisions = None if s.decision_log == "off" else DecisionLog(s.decision_log or None, s.log_text, on_settled=settled, retain_texts=s.retain_texts)
 
     @asynccontextmanager
     async def lifespan(app):

@@ -14,7 +14,7 @@ HTTP = httpx.Client(timeout=30)
 AGILEML = str(Path(sys.executable).parent / "agileml")
 # `make test` runs pytest with `-n 2 --dist loadfile`: xdist hands each worker whole files in collection order. The files
 # that take longest (`--durations=0` of a full run, 2026-12-02 17:36) go first, so the two workers finish at about the same time.
-LONGEST_FIRST = ["test_lifecycle.py", "test_sweep.py", "test_project.py", "test_serve.py", "test_train.py", "test_notebooks.py",
+LONGEST_FIRST = ["test_lifecycle.py", "test_erasure.py", "test_sweep.py", "test_project.py", "test_serve.py", "test_train.py", "test_notebooks.py",
                  "test_lab.py", "test_workbench.py", "test_decisions.py", "test_batch.py", "test_monitor.py", "test_audit.py", "test_tags.py"]
 
 

@@ -188,7 +188,7 @@ def test_a_service_that_logs_no_texts_keeps_only_their_sha256(served, tmp_path):
         assert d["text"] is None and d["text_sha256"] == hashlib.sha256(text.encode()).hexdigest()
         assert d["explanation"] is None and "--log-text=false" in d["explanation_missing"]
         out = cli("feedback", "export", "-o", str(tmp_path / "f.jsonl"), "--decision-log", log)
-        assert out.returncode == 2 and "none of the 1 curated decisions has its text logged" in out.stderr
+        assert out.returncode == 2 and "none of the 1 curated decisions keeps its text" in out.stderr
     finally:
         stop(proc)
 
