@@ -1,10 +1,10 @@
 """The right to erasure against real parts: a served champion, a decision log in SQLite and in PostgreSQL, curated texts
 exported, trained on, promoted and examined by the error-analysis notebook; then one curator's texts erased under load."""
-import json, os, re, threading, time
+import json, subprocess, threading, time
 from pathlib import Path
 import pytest
 import sqlalchemy as sa
-from conftest import ARTIFACTS, cli, module_store, post, require_dataset, start_server, stop, train_warm, warm_kernel
+from conftest import AGILEML, ARTIFACTS, cli, module_store, post, require_dataset, start_server, stop, train_warm, warm_kernel
 from test_decisions import drained, postgresql  # noqa: F401 (the PostgreSQL server fixture)
 
 TOKEN = "curators-only"
@@ -191,3 +191,16 @@ def test_retention_purges_older_texts_and_keeps_younger_ones(project):
     assert out.returncode == 2 and "give an age such as 30d" in out.stderr
     out = cli("serve", "--model", p["run_a"], "--retain-texts", "a month")
     assert out.returncode == 2 and "--retain-texts 'a month': give an age" in out.stderr
+
+
+def test_a_text_given_on_standard_input_or_by_decision_id_is_erased(project):
+    p = project
+    bo = {r.id: r.text for r in texts_in_log(p["log"])}
+    text = bo[p["ids"][26]]
+    assert text in p["feedback"].read_text()
+    out = subprocess.run([AGILEML, "erase", "--text", "-", "--json"], input=text + "\n", capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and json.loads(out.stdout)["decision_log"]["texts_removed"] >= 1, out.stderr
+    assert json.loads(cli("erase", "--decision", p["ids"][27], "--json", check=0).stdout)["texts"] == 1
+    rows = {r.id: r.text for r in texts_in_log(p["log"])}
+    assert (rows[p["ids"][26]], rows[p["ids"][27]], rows[p["ids"][28]]) == (None, None, bo[p["ids"][28]])
+    assert text not in p["feedback"].read_text() and bo[p["ids"][27]] not in p["feedback"].read_text()
