@@ -319,18 +319,36 @@ def serve(model: str = typer.Option("champion", help="'champion', a run id, or a
 
 @app.command()
 @friendly
-def predict(source: str = typer.Argument(..., help="CSV, TSV, JSONL or Parquet file with a text column"),
+def predict(source: str = typer.Argument(..., help="CSV, TSV, JSONL or Parquet file with a text column, or a folder of them"),
             output: str = typer.Option("-", "-o", "--output", help=".csv, .tsv, .jsonl or .parquet file; - for the input's format on stdout"),
             model: str = typer.Option("champion", help="'champion', a run id, or an MLflow model folder"),
             text_column: str = typer.Option("text", help="the column holding the texts"),
             batch_size: int = typer.Option(1000, help="texts per call into the model"),
             top_k: int = typer.Option(0, help="tag models: at most this many tags per text, most probable first; 0: the model's own"),
-            min_score: Optional[float] = typer.Option(None, help="tag models: every tag at least this probable, instead of the model's thresholds")):
-    "Score a file in batches: every input row with the model's label (or tags) and scores, in the output's format."
-    from agileml.batch import predict_file
+            min_score: Optional[float] = typer.Option(None, help="tag models: every tag at least this probable, instead of the model's thresholds"),
+            log: bool = typer.Option(False, "--log", help="record every answer in the decision log for curation (its decision_id "
+                                     "is written beside the row)"),
+            decision_log: Optional[str] = typer.Option(None, "--decision-log", help="SQLAlchemy URL of the decision log for --log "
+                                                       "(default: as agileml serve)"),
+            workers: int = typer.Option(0, help="score on a local Dask cluster of this many processes"),
+            dask: Optional[str] = typer.Option(None, help="score on the Dask scheduler at this address (tcp://host:port); its "
+                                               "workers must see the model file")):
+    "Score a file a batch at a time, in constant memory: every input row with the model's label (or tags) and scores."
+    import time
+    from agileml.batch import Cluster, predict_file
+    from agileml.decisions import DecisionLog
     from agileml.serve import load_served
-    n = predict_file(load_served(model), source, output, text_column, batch_size, sys.stderr.isatty(), top_k, min_score)
-    if output != "-": typer.echo(f"scored {n} rows into {output}", err=True)
+    if workers < 0 or (workers and dask): raise UserError("give --workers N (a local cluster of N processes) or --dask ADDRESS, not both")
+    served, started = load_served(model), time.perf_counter()
+    decisions = DecisionLog(decision_log) if log else None
+    try: n = predict_file(served, source, output, text_column, batch_size, sys.stderr.isatty(), top_k, min_score, decisions,
+                          Cluster(dask, workers) if workers or dask else None)
+    finally:
+        if decisions: decisions.close()
+    if output != "-": typer.echo(f"scored {n} rows into {output} ({n / (time.perf_counter() - started):,.0f} rows/s)", err=True)
+    if decisions: typer.echo(f"logged {decisions.written} decisions in {decisions.health()['url']}" + (
+        f"; {decisions.dropped} dropped: {decisions.last_error}" if decisions.dropped else "") + "; curate them on /curate", err=True)
+
 
 # %% ../nbs/07_cli.ipynb #b3ceb826
 from . import cli_log       # the decision log's commands: they add themselves to `app`

@@ -13,8 +13,8 @@ from .runner import RunResult, WarmKernel, read_params_file, run_notebook, sigte
 
 # %% auto #0
 __all__ = ['MAX_GRID', 'COLUMNS', 'sweep_space', 'grid_size', 'point_at', 'points', 'label', 'validate_points', 'run_point',
-           'LocalPool', 'DaskPool', 'Progress', 'result_table', 'report_text', 'markdown', 'metric_figure',
-           'write_report', 'sweep', 'promote_best']
+           'LocalPool', 'connect_dask', 'DaskPool', 'Progress', 'result_table', 'report_text', 'markdown',
+           'metric_figure', 'write_report', 'sweep', 'promote_best']
 
 # %% ../nbs/10_sweep.ipynb #c5bd4009
 MAX_GRID = 1000    # a bigger grid must be sampled with --random
@@ -156,16 +156,21 @@ def _dask_point(job: dict, stop_event: str) -> dict:
     from distributed import Event
     return run_point(job, Event(stop_event).is_set)
 
+def connect_dask(address: str, timeout: float = 10):
+    "A client of the Dask scheduler at `address`, refused in `timeout` seconds when nothing answers there or it has no workers."
+    from distributed import Client
+    _check_reachable(address, timeout)
+    client = Client(address, timeout=timeout, set_as_default=False)
+    if not client.scheduler_info()["workers"]:
+        client.close()
+        raise UserError(f"the Dask scheduler at {address} has no workers: start some with `dask worker {address}`")
+    return client
+
 class DaskPool:
     "Points as tasks on an existing Dask distributed scheduler."
     def __init__(self, address: str, timeout: float = 10):
-        from distributed import Client
-        _check_reachable(address, timeout)
-        self._client = Client(address, timeout=timeout, set_as_default=False)
+        self._client = connect_dask(address, timeout)
         workers = self._client.scheduler_info()["workers"]
-        if not workers:
-            self._client.close()
-            raise UserError(f"the Dask scheduler at {address} has no workers: start some with `dask worker {address}`")
         self.slots, self.where = sum(w["nthreads"] for w in workers.values()), f"dask {address}, {len(workers)} workers"
         self._event = f"agileml-sweep-stop-{uuid.uuid4().hex}"
     def submit(self, job: dict): return self._client.submit(_dask_point, job, self._event, pure=False)

@@ -93,3 +93,44 @@ def test_two_possible_label_columns_are_refused_by_name_and_blank_texts_by_line(
     said = cli("predict", str(gaps), "-o", str(tmp_path / "out.jsonl"), "--model", run["run_id"], check=2).stderr
     assert "2 row(s) have no text in column 'text' (lines 3, 6)" in said
     assert not (tmp_path / "out.jsonl").exists() and not list(tmp_path.glob(".out.jsonl*"))      # nothing half-written
+
+
+def test_a_local_dask_cluster_scores_in_input_order_and_the_answers_can_be_logged(store, tmp_path):
+    """2,000 SMS texts scored in one process and on a real LocalCluster of 2 workers (small tasks, so many are in flight):
+    the same file; with --log every row's decision is in the decision log under the id written beside it."""
+    from agileml.catalog import load_registry
+    sms = load_registry("sms_spam")
+    source = tmp_path / "sms.csv"
+    pd.DataFrame({"id": range(2000), "text": sms.texts[:2000]}).to_csv(source, index=False)
+    run = train_warm("dataset=sms_spam")
+    cli("predict", str(source), "-o", str(tmp_path / "one.csv"), "--model", run["run_id"], check=0)
+    from agileml.batch import Cluster, predict_file
+    from agileml.serve import load_served
+    cluster = Cluster(workers=2, rows=150)
+    assert predict_file(load_served(run["run_id"]), source, tmp_path / "two.csv", cluster=cluster) == 2000
+    assert (tmp_path / "two.csv").read_text() == (tmp_path / "one.csv").read_text()
+    log = f"sqlite:///{tmp_path / 'decisions.db'}"
+    out = cli("predict", str(source), "-o", str(tmp_path / "logged.jsonl"), "--model", run["run_id"], "--log", "--decision-log", log,
+              check=0)
+    assert "logged 2000 decisions" in out.stderr, out.stderr
+    rows = [json.loads(line) for line in (tmp_path / "logged.jsonl").read_text().splitlines()]
+    import sqlalchemy as sa
+    engine = sa.create_engine(log)
+    with engine.connect() as con: logged = dict(con.execute(sa.text("SELECT id, text FROM decisions")).all())
+    engine.dispose()
+    assert {r["decision_id"]: r["text"] for r in rows} == logged and len(logged) == 2000
+
+
+def test_predict_refuses_an_unreachable_scheduler_at_once_and_a_missing_column_with_the_columns_it_has(store, tmp_path):
+    import time
+    from conftest import free_port
+    run = train_warm("dataset=sms_spam")
+    source = tmp_path / "in.csv"
+    source.write_text("id,body\n1,hello there\n")
+    said = cli("predict", str(source), "-o", str(tmp_path / "o.csv"), "--model", run["run_id"], "--workers", "2", check=2).stderr
+    assert "has no column 'text'; its columns are: id, body. Choose it with --text-column" in said      # before a cluster starts
+    started = time.monotonic()
+    said = cli("predict", str(source), "--text-column", "body", "-o", str(tmp_path / "o.csv"), "--model", run["run_id"],
+               "--dask", f"tcp://127.0.0.1:{free_port()}", check=2).stderr
+    assert "cannot reach a Dask scheduler at tcp://127.0.0.1:" in said and time.monotonic() - started < 30
+    assert not list(tmp_path.glob("*o.csv*"))                    # nothing written
