@@ -228,11 +228,15 @@ def analysed_run(run_id: str = ""):
     if not found: raise UserError(f"no finished run with a model in {tracking_uri()} to analyse: train one first (agileml train)")
     return found[0]
 
-def recorded_test_rows(run) -> Split:
-    "The train and test rows a run used, rebuilt from its recorded parameters and checked against its test fingerprint."
+def recorded_test_rows(run, with_extra: bool = False) -> Split:
+    """The train and test rows a run used, rebuilt from its recorded parameters and checked against its test fingerprint;
+    `with_extra`: its curated extra data added to the training part, as the run did."""
+    from agileml.data import extra_datasets
     nb = experiment_notebook(run.data.tags.get("agileml.notebook", "train.ipynb"))
     values = typed_values(declarations(nb), dict(run.data.params))     # the recorded strings, typed as the notebook declares them
-    split = split_dataset(dataset_from(values), values["test_size"], values["seed"])
+    ds = dataset_from(values)
+    extra = extra_datasets(values["extra_data"], ds) if with_extra and values.get("extra_data") else []
+    split = split_dataset(ds, values["test_size"], values["seed"], extra)
     now, then = fingerprint(split.X_test, split.y_test), run.data.tags.get("agileml.test_fingerprint", "?")
     if now != then:
         raise UserError(f"the test rows of run {run.info.run_id} cannot be rebuilt: dataset {values['dataset']} has changed "

@@ -110,7 +110,7 @@ def _score_table(m: dict) -> list[str]:
     width = [max(len(r[i]) for r in rows) for i in range(4)]
     table = [f"{r[0]:<{width[0]}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(r[1:], width[1:])) for r in rows] if shown else []
     counted = set(shown) | {f"{p}_{k}" for p in ("baseline", "lift") for k in shown} | {"train_rows", "test_rows", "fit_seconds"}
-    other = [f"{k} {_four(v)}" for k, v in m.items() if k not in counted]
+    other = [f"{k} {int(v) if float(v).is_integer() else _four(v)}" for k, v in m.items() if k not in counted]     # counts as counts
     return ([""] + table if table else []) + ([_labelled("also", ", ".join(other))] if other else []) + ([""] if table else [])
 
 def _labelled(label: str, value: str) -> str: return f"{label + ':':<19}{value}"
