@@ -59,7 +59,7 @@ def _run(notebook: str, param: list[str], params_file: str | None, as_json: bool
     emit(result.to_dict(), as_json, result.report())
     if result.status != "FINISHED": raise typer.Exit(130 if result.status == "KILLED" else 1)
 
-_PARAM = typer.Option([], "-p", "--param", help="a parameter as key=value; repeatable")
+_PARAM = typer.Option([], "-p", "--param", metavar="KEY=VALUE", help="a parameter as key=value; repeatable")
 _PARAMS_FILE = typer.Option(None, "--params-file", help="YAML or JSON mapping of parameters (-p wins)")
 _JSON_RESULT = typer.Option(False, "--json", help="print run id, status and metrics as JSON")
 
@@ -222,7 +222,7 @@ def champion(as_json: bool = typer.Option(False, "--json", help="print as JSON")
 # %% ../nbs/07_cli.ipynb #ed8273ab
 @app.command()
 @friendly
-def sweep(param: List[str] = typer.Option([], "-p", "--param", help="the values of one parameter as key=v1,v2,...; repeatable"),
+def sweep(param: List[str] = typer.Option([], "-p", "--param", metavar="KEY=V1,V2", help="the values of one parameter as key=v1,v2,...; repeatable"),
           params_file: Optional[str] = typer.Option(None, "--params-file", help="YAML or JSON mapping of parameter: list of values"),
           notebook: str = typer.Option("train", help="experiment notebook: a name in nbs/experiments or a path"),
           random: int = typer.Option(0, "--random", help="run this many random points of the grid instead of all"),

@@ -113,10 +113,10 @@ def feedback_export(output: str = typer.Option(..., "-o", "--output", help="the 
 # %% ../nbs/07b_cli_log.ipynb #c4e1eef4
 @app.command()
 @friendly
-def erase(decision: List[str] = typer.Option([], "--decision", help="a decision id whose text to erase; repeatable"),
-          sha256: List[str] = typer.Option([], "--sha256", help="a text's sha256 (as `decisions show` prints it); repeatable"),
-          text: Optional[str] = typer.Option(None, "--text", help="'-': the texts to erase on standard input, one per line"),
-          curator: Optional[str] = typer.Option(None, "--curator", help="erase every text this curator gave a verdict on"),
+def erase(decision: List[str] = typer.Option([], "--decision", metavar="ID", help="a decision id whose text to erase; repeatable"),
+          sha256: List[str] = typer.Option([], "--sha256", metavar="HASH", help="a text's sha256 (as `decisions show` prints it); repeatable"),
+          text: Optional[str] = typer.Option(None, "--text", metavar="-", help="'-': the texts to erase on standard input, one per line"),
+          curator: Optional[str] = typer.Option(None, "--curator", metavar="NAME", help="erase every text this curator gave a verdict on"),
           retrain: bool = typer.Option(False, "--retrain", help="then train the champion again without them, if it was trained "
                                        "on them, and promote it"),
           decision_log: Optional[str] = _LOG, as_json: bool = typer.Option(False, "--json", help="print the receipt as JSON")):
