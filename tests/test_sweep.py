@@ -23,13 +23,20 @@ def by_point(result):
 
 @contextmanager
 def dask_cluster(n_workers=2):
-    "A Dask scheduler and `n_workers` workers, each its own process on 127.0.0.1; all stopped on exit."
-    bin_dir, port = Path(sys.executable).parent, free_port()
-    address = f"tcp://127.0.0.1:{port}"
+    """A Dask scheduler and `n_workers` workers, each its own process on 127.0.0.1; all stopped on exit. The scheduler picks
+    its own port and writes its address to a file: a port chosen here could be taken, before the scheduler binds it, by
+    another test's processes (a LocalCluster's workers bind ports as they start), and the client would talk to them."""
+    import shutil, tempfile
+    bin_dir, folder = Path(sys.executable).parent, Path(tempfile.mkdtemp())
+    where = str(folder / "scheduler.json")
     quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    procs = [subprocess.Popen([bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], **quiet)]
+    procs = [subprocess.Popen([bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", where], **quiet)]
     try:
-        procs += [subprocess.Popen([bin_dir / "dask", "worker", address, "--host", "127.0.0.1", "--nworkers", "1",
+        deadline = time.time() + 60
+        while not (folder / "scheduler.json").is_file() and time.time() < deadline: time.sleep(0.1)
+        address = json.loads((folder / "scheduler.json").read_text())["address"]
+        procs += [subprocess.Popen([bin_dir / "dask", "worker", "--scheduler-file", where, "--host", "127.0.0.1", "--nworkers", "1",
                                     "--nthreads", "1", "--no-dashboard"], **quiet) for _ in range(n_workers)]
         from distributed import Client
         with Client(address, timeout=60) as client: client.wait_for_workers(n_workers, timeout=120)
@@ -39,6 +46,7 @@ def dask_cluster(n_workers=2):
             os.killpg(p.pid, signal.SIGTERM)
         for p in procs:
             p.wait(timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
