@@ -311,13 +311,12 @@ def serve(model: str = typer.Option("champion", help="'champion', a run id, or a
     """Serve a model over HTTP: /v1/predict, /v1/explain, the curator page /curate, /v1/feedback, /v1/decisions, /v1/labels,
     /v1/model, /health, /ready, /metrics, /docs."""
     from agileml.curation import check_control_share
-    from agileml.decisions import open_log
-    from agileml.erasure import check_age
+    from agileml.decisions import open_log, parse_since
     from agileml.serve import ServeSettings, load_served, run_server
     from agileml.workbench import service_token
     if workers < 1 or not 0 < port < 65536: raise UserError("--workers must be >= 1 and --port between 1 and 65535")
     check_control_share(control_share, "--control-share")
-    if retain_texts: check_age(retain_texts, "--retain-texts")
+    parse_since(retain_texts, option="--retain-texts", ages_only=True)
     token, warning = service_token(token, token_file)
     if warning: typer.echo(warning, err=True)
     settings = ServeSettings(model=model, max_texts=max_texts, max_chars=max_chars, reload_seconds=reload_seconds,

@@ -126,10 +126,8 @@ def erase(decision: List[str] = typer.Option([], "--decision", metavar="ID", hel
     from agileml.erasure import erase_and_retrain, receipt_text
     if text not in (None, "-"): raise UserError("--text takes '-' and reads the texts from standard input, one per line: a text "
                                                 "given on the command line would stay in the shell's history")
-    texts = [l.rstrip("\r\n") for l in sys.stdin] if text == "-" else []
-    chosen = bool(decision or sha256 or texts or curator)
-    d = erase_and_retrain(_log(decision_log) if chosen or not retrain else None, decision, sha256, [t for t in texts if t],
-                          curator, retrain)
+    texts = [t for t in (l.rstrip("\r\n") for l in sys.stdin) if t] if text == "-" else []
+    d = erase_and_retrain(decision_log, decision, sha256, texts, curator, retrain)
     emit(d, as_json, receipt_text(d))
 
 @_decisions_app.command("purge")

@@ -322,12 +322,14 @@ def explanation(decision: dict, pipelines: dict | None = None, top: int = 5) -> 
     return explain(pipelines[run_id], [decision["text"]], top)[0], None
 
 # %% ../nbs/12_decisions.ipynb #340ef447
-def parse_since(since: str | None, now: float | None = None, option: str = "--since") -> float | None:
-    "Seconds since the epoch for an ISO date/time or an age (30m, 12h, 7d); None for None. `option` names it in errors."
+def parse_since(since: str | None, now: float | None = None, option: str = "--since", ages_only: bool = False) -> float | None:
+    """Seconds since the epoch for an ISO date/time or an age (30m, 12h, 7d); None for None. `option` names it in errors;
+    `ages_only` takes an age only (a retention period)."""
     if since is None or not since.strip(): return None
     now = time.time() if now is None else now
     if m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", since):
         return now - float(m[1]) * dict(s=1, m=60, h=3600, d=86400, w=604800)[m[2]]
+    if ages_only: raise UserError(f"{option} {since!r}: give an age such as 30d, 12h or 2w (s, m, h, d, w)")
     try: when = datetime.fromisoformat(since.strip())
     except ValueError:
         raise UserError(f"{option} {since!r}: give an ISO date or time (2026-12-01, 2026-12-01T09:30) or an age (30m, 12h, 7d)") from None

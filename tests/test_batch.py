@@ -121,16 +121,14 @@ def test_a_local_dask_cluster_scores_in_input_order_and_the_answers_can_be_logge
     assert {r["decision_id"]: r["text"] for r in rows} == logged and len(logged) == 2000
 
 
-def test_predict_refuses_an_unreachable_scheduler_at_once_and_a_missing_column_with_the_columns_it_has(store, tmp_path):
-    import time
+def test_predict_refuses_an_unreachable_scheduler_and_a_missing_column_with_the_columns_it_has(store, tmp_path):
     from conftest import free_port
     run = train_warm("dataset=sms_spam")
     source = tmp_path / "in.csv"
     source.write_text("id,body\n1,hello there\n")
     said = cli("predict", str(source), "-o", str(tmp_path / "o.csv"), "--model", run["run_id"], "--workers", "2", check=2).stderr
     assert "has no column 'text'; its columns are: id, body. Choose it with --text-column" in said      # before a cluster starts
-    started = time.monotonic()
     said = cli("predict", str(source), "--text-column", "body", "-o", str(tmp_path / "o.csv"), "--model", run["run_id"],
                "--dask", f"tcp://127.0.0.1:{free_port()}", check=2).stderr
-    assert "cannot reach a Dask scheduler at tcp://127.0.0.1:" in said and time.monotonic() - started < 30
+    assert "cannot reach a Dask scheduler at tcp://127.0.0.1:" in said      # the socket check, with its 10 s timeout
     assert not list(tmp_path.glob("*o.csv*"))                    # nothing written
