@@ -10,9 +10,9 @@ import typer
 from .config import PROJECT_ENV, UserError, coerce, locate_project, parse_param_strings, text_table
 
 # %% auto #0
-__all__ = ['PLAIN', 'app', 'friendly', 'run', 'train', 'review_labels', 'params', 'new_experiment', 'emit', 'or_not_recorded',
-           'runs', 'runs_show', 'runs_compare', 'reproduce', 'promote', 'rollback', 'champion', 'sweep', 'audit',
-           'clean', 'ui', 'serve', 'predict', 'main']
+__all__ = ['PLAIN', 'app', 'friendly', 'run', 'train', 'simulate', 'review_labels', 'params', 'new_experiment', 'emit',
+           'or_not_recorded', 'runs', 'runs_show', 'runs_compare', 'reproduce', 'promote', 'rollback', 'champion',
+           'sweep', 'audit', 'clean', 'ui', 'serve', 'predict', 'main']
 
 # %% ../nbs/07_cli.ipynb #3bd89784
 PLAIN = dict(rich_markup_mode=None)      # click's own help layout: a flag shows as a flag, not as `--json <bool>`
@@ -76,15 +76,23 @@ def train(param: List[str] = _PARAM, params_file: Optional[str] = _PARAMS_FILE, 
     "Train a classifier: the short form of `agileml run train`."
     _run("train", param, params_file, as_json)
 
+@app.command()
+@friendly
+def simulate(param: List[str] = _PARAM, params_file: Optional[str] = _PARAMS_FILE, as_json: bool = _JSON_RESULT):
+    "Simulate curation on a labelled dataset, the queue's orders against random: `agileml run simulate`, one recorded run."
+    _run("simulate", param, params_file, as_json)
+
 _review_app = typer.Typer(help="Review what a run learned from.", no_args_is_help=True, **PLAIN)
 app.add_typer(_review_app, name="review")
 
 @_review_app.command("labels")
 @friendly
 def review_labels(run: str = typer.Argument(..., help="the run whose training rows to review"), param: List[str] = _PARAM,
+                  queue: bool = typer.Option(False, "--queue", help="put the flags into the curator's queue as \"is this label "
+                                             "right?\" (the decision log: $AGILEML_DECISIONS_URL, else decisions.db beside the store)"),
                   as_json: bool = _JSON_RESULT):
     "Suspected label errors among a run's training rows (cleanlab): the `label_review` notebook, recorded as a run."
-    _run("label_review", [f"run={run}", *param], None, as_json)
+    _run("label_review", [f"run={run}", *param, *(["queue=true"] if queue else [])], None, as_json)
 
 # %% ../nbs/07_cli.ipynb #ece461a4
 @app.command()

@@ -11,7 +11,7 @@ from .decisions import (DECISIONS, VERDICTS, UnknownDecision, decision_row, deci
                                shown_verdict)
 
 # %% auto #0
-__all__ = ['QUEUE_ORDERS', 'CONTROL_SHARE', 'VerdictError', 'check_verdict', 'add_verdict', 'check_control_share',
+__all__ = ['QUEUE_ORDERS', 'CONTROL_SHARE', 'LABEL_CHECK', 'VerdictError', 'check_verdict', 'add_verdict', 'check_control_share',
            'pending_query', 'score_type', 'queued', 'in_control', 'queue', 'NothingToUndo', 'undo_verdict', 'tally']
 
 # %% ../nbs/15_curation.ipynb #d2ad46cb
@@ -111,6 +111,7 @@ QUEUE_ORDERS = {                       # name -> fn(connection, pending query, l
     "newest": _newest,
     "random": _by(DECISIONS.c.draw.asc().nulls_last(), DECISIONS.c.id)}
 CONTROL_SHARE = 0.1                    # of the queue, drawn at random and marked as the control arm
+LABEL_CHECK = "label_check"            # the kind of a training row flagged by `agileml review labels --queue`: "is this label right?"
 
 def check_control_share(share: float, name: str = "control share") -> float:
     "`share` when it is a share of the queue from 0 (no control) up to 1, else a `UserError` saying so."
@@ -131,7 +132,8 @@ def score_type(task: str, scores: dict | None) -> str:
     return "decision_function"
 
 def queued(row, arm: str = "ordered") -> dict:
-    "One decision as the queue shows it: what a person needs to judge it, and which arm of the queue it is in."
+    """One decision as the queue shows it: what a person needs to judge it, and which arm of the queue it is in (`label_check`
+    for a training row whose label is in doubt: its `suggested` is the label the data gives, the model's guess is in `scores`)."""
     return dict(**decision_summary(row), score_type=score_type(row["task"], row["scores"]), arm=arm)
 
 def in_control(share: float):
@@ -156,14 +158,18 @@ def queue(engine: sa.Engine, limit: int = 20, order: str = "uncertainty", model:
     if order not in QUEUE_ORDERS: raise UserError(f"no queue order {order!r}: accepted: {', '.join(QUEUE_ORDERS)}")
     if not 1 <= limit <= 500: raise UserError(f"limit {limit}: give 1 to 500 decisions")
     check_control_share(control_share)
-    pending = pending_query(model)
+    pending, is_check = pending_query(model), DECISIONS.c.kind == LABEL_CHECK
+    served = pending.where(DECISIONS.c.kind.is_(None))
     with engine.connect() as con:
         total = con.execute(sa.select(sa.func.count()).select_from(pending.subquery())).scalar_one()
-        ordered = QUEUE_ORDERS[order](con, pending.where(~in_control(control_share)), limit)
-        control = con.execute(pending.where(in_control(control_share)).order_by(DECISIONS.c.draw).limit(limit)).mappings().all() \
-            if control_share else []
+        # label checks first, the least likely right first: few, chosen by cleanlab, and a wrong label misleads every model after
+        checks = con.execute(pending.where(is_check).order_by(DECISIONS.c.uncertainty, DECISIONS.c.id).limit(limit)).mappings().all()
+        rest = limit - len(checks)
+        ordered = QUEUE_ORDERS[order](con, served.where(~in_control(control_share)), rest) if rest else []
+        control = con.execute(served.where(in_control(control_share)).order_by(DECISIONS.c.draw).limit(rest)).mappings().all() \
+            if control_share and rest else []
     return dict(order=order, control_share=control_share, pending=total,
-                decisions=[queued(r, arm) for r, arm in _interleaved(ordered, control, control_share, limit)])
+                decisions=[queued(r, LABEL_CHECK) for r in checks] + [queued(r, arm) for r, arm in _interleaved(ordered, control, control_share, rest)])
 
 # %% ../nbs/15_curation.ipynb #3955301d
 class NothingToUndo(UserError):

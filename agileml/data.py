@@ -336,6 +336,8 @@ class Split:
     published: bool    # True when the dataset's own train/test split was used
     extra_rows: int = 0        # rows of extra datasets added to the training part
     left_out_rows: int = 0     # rows of extra datasets left out because their text is in the test part
+    on_training_rows: int = 0  # rows of extra datasets whose text is a training text: they set its label, adding no row
+    relabelled_rows: int = 0   # training rows whose label that changed (a curator's correction)
 
 def split_dataset(ds: Dataset, test_size: float = 0.2, seed: int = 42, extra: list[Dataset] = ()) -> Split:
     "The published train/test split, else one of `test_size` fixed by `seed` (stratified by class, or random for tags); `extra` rows train."
@@ -353,12 +355,18 @@ def split_dataset(ds: Dataset, test_size: float = 0.2, seed: int = 42, extra: li
     return _with_extra(Split(pick(ds.texts, tr), pick(ds.texts, te), pick(ds.labels, tr), pick(ds.labels, te), bool(ds.split)), extra)
 
 def _with_extra(split: Split, extra: list[Dataset]) -> Split:
-    "`split` with the rows of `extra` added to its training part, except those whose text is a test text (they would leak)."
-    tested = set(split.X_test)
+    """`split` with the rows of `extra` added to its training part, except those whose text is a test text (they would leak);
+    an extra row whose text is a training text gives that row its label instead (a curator corrected or confirmed it)."""
+    tested, trained = set(split.X_test), set(split.X_train)
     rows = [(t, l) for ds in extra for t, l in zip(ds.texts, ds.labels)]
-    kept = [(t, l) for t, l in rows if t not in tested]
-    return Split(split.X_train + [t for t, _ in kept], split.X_test, split.y_train + [l for _, l in kept], split.y_test,
-                 split.published, len(kept), len(rows) - len(kept))
+    kept = [(t, l) for t, l in rows if t not in tested and t not in trained]
+    left_out = sum(t in tested for t, _ in rows)
+    verdicts = {t: l for t, l in rows if t in trained}                      # the last verdict on a text wins
+    same = lambda a, b: sorted(a) == sorted(b) if isinstance(a, (list, tuple)) else a == b      # tags in any order
+    relabelled = sum(t in verdicts and not same(verdicts[t], l) for t, l in zip(split.X_train, split.y_train))
+    y_train = [verdicts.get(t, l) for t, l in zip(split.X_train, split.y_train)]
+    return Split(split.X_train + [t for t, _ in kept], split.X_test, y_train + [l for _, l in kept], split.y_test,
+                 split.published, len(kept), left_out, len(rows) - len(kept) - left_out, relabelled)
 
 def extra_datasets(paths: str, base: Dataset) -> list[Dataset]:
     "The dataset files named in `paths` (comma-separated), read for `base`'s task: rows to add to its training part."

@@ -50,6 +50,7 @@ DECISIONS = sa.Table(
     sa.Column("latency_ms", sa.Float),
     sa.Column("uncertainty", sa.Float),                             # how unsure the model was: smaller is less sure (`uncertainty`)
     sa.Column("draw", sa.Float),                                    # uniform in [0, 1) at logging: below the control share, a random control
+    sa.Column("kind", sa.String(16)),                               # None: a suggestion the service made; 'label_check': a training row to check (curation.LABEL_CHECK)
     sa.Index("ix_decisions_model_version_at", "model_version", "at"),       # the curator's queue: newest version first
     sa.Index("ix_decisions_uncertainty", "uncertainty"), sa.Index("ix_decisions_draw", "draw"))        # least sure first; the control
 VERDICTS = sa.Table(
@@ -303,7 +304,7 @@ def get_decision(engine: sa.Engine, decision_id: str) -> dict:
 def decision_summary(row) -> dict:
     "What a person needs to judge a decision: its id, time, model, task, text, suggestions and scores."
     return dict(decision_id=row["id"], at=iso_time(row["at"]), model=dict(version=row["model_version"], run_id=row["run_id"]),
-                task=row["task"], text=row["text"], suggested=row["suggested"], scores=row["scores"])
+                task=row["task"], kind=row.get("kind") or "suggestion", text=row["text"], suggested=row["suggested"], scores=row["scores"])
 
 # %% ../nbs/12_decisions.ipynb #2dd318f7
 def explanation(decision: dict, pipelines: dict | None = None, top: int = 5) -> tuple[dict | None, str | None]:
@@ -335,8 +336,10 @@ def parse_since(since: str | None, now: float | None = None, option: str = "--si
         raise UserError(f"{option} {since!r}: give an ISO date or time (2026-12-01, 2026-12-01T09:30) or an age (30m, 12h, 7d)") from None
     return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
 
-def _chosen(query, since: str | None, model: str | None, option: str = "--since"):
-    "`query` narrowed to decisions made since `since` by model version or run id `model`."
+def _chosen(query, since: str | None, model: str | None, option: str = "--since", label_checks: bool = False):
+    """`query` narrowed to decisions made since `since` by model version or run id `model`; the service's suggestions only,
+    unless `label_checks` (training rows `agileml review labels --queue` put in the queue are not decisions the service made)."""
+    if not label_checks: query = query.where(DECISIONS.c.kind.is_(None))
     if (after := parse_since(since, option=option)) is not None: query = query.where(DECISIONS.c.at >= after)
     if model:   # a registry version is a small number; anything else is a run id or its start
         query = query.where(DECISIONS.c.model_version == model if model.isdigit() and len(model) < 8 else DECISIONS.c.run_id.startswith(model))
@@ -413,12 +416,13 @@ def _model_stats(version, run_id, m: dict) -> dict:
 
 # %% ../nbs/12_decisions.ipynb #11eb612c
 def export_feedback(engine: sa.Engine, path, since: str | None = None, model: str | None = None) -> dict:
-    "Write the curated examples as a JSONL dataset file; how many rows, how many curated decisions had no text, the fingerprint."
+    """Write the curated examples (label checks included: a corrected training label) as a JSONL dataset file; how many rows,
+    how many curated decisions had no text, the fingerprint."""
     from agileml.data import load_file
     latest = _latest_verdicts()
     q = _chosen(sa.select(DECISIONS.c.id, DECISIONS.c.task, DECISIONS.c.text, DECISIONS.c.scores, latest.c.label, latest.c.accepted,
                           latest.c.added)
-                .join(latest, latest.c.decision_id == DECISIONS.c.id), since, model)
+                .join(latest, latest.c.decision_id == DECISIONS.c.id), since, model, label_checks=True)
     with engine.connect() as con: rows = con.execute(q).mappings().all()
     tasks = {r["task"] for r in rows}
     if not rows: raise UserError("no curated decisions match: nothing to export" + (" (try an earlier --since)" if since else ""))

@@ -181,7 +181,9 @@ class TrainingRun:
         if extra:        # curated examples added to the training part: each file's fingerprint, and what was added
             tags.update({"agileml.extra_data": ",".join(e.source for e in extra),
                          "agileml.extra_data_fingerprints": ",".join(e.fingerprint for e in extra),
-                         "agileml.extra_rows": str(split.extra_rows), "agileml.extra_rows_left_out": str(split.left_out_rows)})
+                         "agileml.extra_rows": str(split.extra_rows), "agileml.extra_rows_left_out": str(split.left_out_rows),
+                         "agileml.extra_rows_on_training_texts": str(split.on_training_rows),
+                         "agileml.training_rows_relabelled": str(split.relabelled_rows)})
             if new := sorted(set(c for e in extra for c in e.classes) - set(ds.classes)):     # labels curators declared new
                 tags["agileml.extra_new_labels"] = ",".join(new)
         with self._recording() as box:

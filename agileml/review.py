@@ -4,13 +4,14 @@
 
 # %% ../nbs/19_review.ipynb #3784a874
 from __future__ import annotations
+from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from .config import UserError
 from .data import Split, is_multilabel
 
 # %% auto #0
-__all__ = ['out_of_fold_probabilities', 'label_issues', 'review_labels']
+__all__ = ['out_of_fold_probabilities', 'label_issues', 'LabelReview', 'review_labels', 'queue_label_checks']
 
 # %% ../nbs/19_review.ipynb #5f41c97d
 def out_of_fold_probabilities(split: Split, features, folds: int = 5, seed: int = 0) -> tuple[np.ndarray, list[str], np.ndarray]:
@@ -56,13 +57,45 @@ def label_issues(texts: list[str], y: np.ndarray, probabilities: np.ndarray, cla
     return table[flagged].sort_values(["label_quality", "row"]).reset_index(drop=True)
 
 # %% ../nbs/19_review.ipynb #0a5354c7
-def review_labels(run, folds: int = 5) -> tuple[pd.DataFrame, int]:
+@dataclass
+class LabelReview:
+    "A run's label review: the flags (`label_issues`), how many training rows there were, and per flag its given label(s) and scores."
+    flags: pd.DataFrame
+    training_rows: int
+    task: str                  # 'label' or 'tags'
+    given: list[list[str]]     # per flag, the label (or tags) the training data gives
+    scores: list[dict]         # per flag, the out-of-fold probability of each class (or tag)
+
+def review_labels(run, folds: int = 5) -> LabelReview:
     """The flags (`label_issues`) on a recorded run's training rows, its curated extra data included, scored out of fold with
-    the run's own features; and how many training rows there were."""
+    the run's own features."""
     from agileml.config import experiment_config
     from agileml.models import build_pipeline
     from agileml.registry import recorded_test_rows
     split = recorded_test_rows(run, with_extra=True)
     features = build_pipeline(experiment_config(**run.data.params))[:-1]          # the run's features, unfitted
     probabilities, classes, y = out_of_fold_probabilities(split, features, folds)
-    return label_issues(split.X_train, y, probabilities, classes), len(split.X_train)
+    flags = label_issues(split.X_train, y, probabilities, classes)
+    given = [list(map(str, split.y_train[r])) if y.ndim == 2 else [str(split.y_train[r])] for r in flags.row]
+    scores = [{c: round(float(p), 6) for c, p in zip(classes, probabilities[r])} for r in flags.row]
+    return LabelReview(flags, len(split.X_train), "tags" if y.ndim == 2 else "label", given, scores)
+
+# %% ../nbs/19_review.ipynb #d82f7a04
+def queue_label_checks(engine, review: LabelReview, run_id: str) -> int:
+    """Put a review's flags into the curator's queue (the decision log at `engine`) as label checks, "is this label right?":
+    the label the data gives as what is checked, the model's scores as a suggestion, never applied. A flag already queued
+    (the same run and text) is not queued again; returns how many were new."""
+    import hashlib, time
+    import sqlalchemy as sa
+    from agileml.curation import LABEL_CHECK
+    from agileml.decisions import DECISIONS, text_sha256
+    rows = [dict(id=hashlib.sha256(f"{LABEL_CHECK}:{run_id}:{text_sha256(text)}".encode()).hexdigest()[:32], at=time.time(),
+                 model_version=None, run_id=run_id, task=review.task, text=text, text_sha256=text_sha256(text), suggested=given,
+                 scores=scores, latency_ms=None, uncertainty=float(quality), draw=None, kind=LABEL_CHECK)
+            for text, quality, given, scores in zip(review.flags.text, review.flags.label_quality, review.given, review.scores)]
+    with engine.begin() as con:
+        have = {i for part in range(0, len(rows), 500)
+                for i in con.execute(sa.select(DECISIONS.c.id).where(DECISIONS.c.id.in_([r["id"] for r in rows[part:part + 500]]))).scalars()}
+        new = [r for r in rows if r["id"] not in have]
+        if new: con.execute(DECISIONS.insert(), new)
+    return len(new)

@@ -234,3 +234,36 @@ def browser():
 def offline_browser():
     "Chromium that can reach this machine only: every other host name fails to resolve, as on a machine with no network."
     with chromium("--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1") as driver: yield driver
+
+
+# ---- the curator's page, as a person drives it ----
+def current_text(browser):
+    return browser.execute_script("const t = document.querySelector('#card .text'); return t && t.textContent")
+
+
+def explained(browser):
+    "Whether the card shows its decision's explanation (words marked, or why none are): the page has heard back from the service."
+    note = browser.execute_script("const n = document.querySelector('#card .evidence-note'); return n && n.textContent")
+    return note and not note.startswith("marking the words")
+
+
+def press(browser, keys):
+    from selenium.webdriver.common.action_chains import ActionChains
+    ActionChains(browser).send_keys(keys).perform()
+
+
+def sign_in(browser, url, token, name="ana"):
+    from selenium.webdriver.common.by import By
+    browser.get(f"{url}/curate")
+    wait_for(lambda: browser.find_elements(By.NAME, "token"), 20, "the sign-in page")
+    form = browser.find_element(By.TAG_NAME, "form")
+    form.find_element(By.NAME, "curator").clear()
+    form.find_element(By.NAME, "curator").send_keys(name)
+    form.find_element(By.NAME, "token").send_keys(token)
+    form.submit()
+
+
+def other_hosts(browser, url):
+    "Every resource the page loaded from anywhere but the service."
+    names = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    return [n for n in names if not n.startswith(url + "/")]

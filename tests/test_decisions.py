@@ -236,7 +236,7 @@ def test_the_curation_loop_on_sqlite_and_postgresql(served, sms, postgresql, tmp
         from agileml.tracking import get_run
         tags = get_run(retrained["run_id"]).data.tags
         assert tags["agileml.extra_data_fingerprints"] == exports["sqlite"]["fingerprint"]
-        assert int(tags["agileml.extra_rows"]) + int(tags["agileml.extra_rows_left_out"]) == 300
+        assert sum(int(tags[f"agileml.{k}"]) for k in ("extra_rows", "extra_rows_left_out", "extra_rows_on_training_texts")) == 300
         assert tags["agileml.test_fingerprint"] == get_run(champion["run_id"]).data.tags["agileml.test_fingerprint"]
         promoted = json.loads(cli("promote", retrained["run_id"], "--json", check=0).stdout)
         assert promoted["version"] == "2"

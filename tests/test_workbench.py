@@ -5,7 +5,8 @@ from pathlib import Path
 from urllib.parse import quote
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import ARTIFACTS, HTTP, cli, module_store, post, require_dataset, start_server, stop, train_warm, wait_for
+from conftest import (ARTIFACTS, HTTP, cli, current_text, explained, module_store, other_hosts, post, press, require_dataset,
+                      sign_in, start_server, stop, train_warm, wait_for)
 
 TOKEN, TAG_TOKEN = "curators-only", "tag-curators"
 CURATOR = {"Authorization": f"Bearer {TOKEN}"}
@@ -55,38 +56,6 @@ def test_a_token_file_others_can_read_is_refused_with_the_reason(sms_service):
 
 
 from selenium.webdriver.common.keys import Keys
-
-
-def current_text(browser):
-    return browser.execute_script("const t = document.querySelector('#card .text'); return t && t.textContent")
-
-
-def explained(browser):
-    "Whether the card shows its decision's explanation (words marked, or why none are): the page has heard back from the service."
-    note = browser.execute_script("const n = document.querySelector('#card .evidence-note'); return n && n.textContent")
-    return note and not note.startswith("marking the words")
-
-
-def press(browser, keys):
-    from selenium.webdriver.common.action_chains import ActionChains
-    ActionChains(browser).send_keys(keys).perform()
-
-
-def sign_in(browser, url, token, name="ana"):
-    from selenium.webdriver.common.by import By
-    browser.get(f"{url}/curate")
-    wait_for(lambda: browser.find_elements(By.NAME, "token"), 20, "the sign-in page")
-    form = browser.find_element(By.TAG_NAME, "form")
-    form.find_element(By.NAME, "curator").clear()
-    form.find_element(By.NAME, "curator").send_keys(name)
-    form.find_element(By.NAME, "token").send_keys(token)
-    form.submit()
-
-
-def other_hosts(browser, url):
-    "Every resource the page loaded from anywhere but the service."
-    names = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
-    return [n for n in names if not n.startswith(url + "/")]
 
 
 def test_thirty_verdicts_by_keyboard_are_each_in_the_log(sms_service, browser):

@@ -90,11 +90,22 @@ function show() {
   const model = d.model.version ? `model version ${d.model.version}` : d.model.run_id ? `run ${d.model.run_id.slice(0, 8)}` : "a model folder";
   card.replaceChildren(
     el("p", {class: "meta"}, `${model} · ${when} UTC · decision ${d.decision_id.slice(-8)}`,
-       d.arm === "control" ? el("span", {class: "control", title: "drawn at random, so curators' verdicts on these measure the model without the queue's bias"}, "random sample") : null),
+       d.arm === "control" ? el("span", {class: "control", title: "drawn at random, so curators' verdicts on these measure the model without the queue's bias"}, "random sample") : null,
+       isCheck(d) ? el("span", {class: "control", title: "a training text whose label the data may have wrong (agileml review labels)"}, "is this label right?") : null),
     textWithEvidence(d.text, new Map()), el("p", {class: "evidence-note quiet"}, "marking the words that decided…"),
+    isCheck(d) ? checkNote(d) : null,
     d.task === "tags" ? tagChoices(d) : labelChoices(d));
   keys(d); counts();
   detail(d.decision_id).then((info) => { if (state.current === d) evidence(d, info); });
+}
+
+const isCheck = (d) => d.kind === "label_check";
+
+function checkNote(d) {     // a label check: what the training data says, and the model's guess as a guess
+  const guess = d.task === "tags" ? Object.keys(d.scores).filter((t) => d.scores[t] >= 0.5) : [labelsOf(d)[0]];
+  const said = d.suggested.length ? d.suggested.map((l) => `“${l}”`).join(", ") : "no tag";
+  return el("p", {class: "check"}, `The training data says ${said}. A model that never saw this text suggests `,
+            el("strong", {}, guess.length ? guess.join(", ") : "no tag"), ": a suggestion only. Keep the label if it is right, or give the right one.");
 }
 
 function evidence(d, info) {
@@ -103,14 +114,14 @@ function evidence(d, info) {
   if (!note) return;
   note.textContent = info.error ? `no explanation: ${info.error}` : info.explanation_missing ? `no explanation: ${info.explanation_missing}`
     : d.task === "tags" && !state.choice.focus ? "no tag suggested: add one with t, or send none with a"
-    : d.task === "tags" ? `green: words towards “${state.choice.focus}”, red: against` : `green: words towards “${d.suggested[0]}”, red: against`;
+    : d.task === "tags" ? `green: words towards “${state.choice.focus}”, red: against` : `green: words towards “${(info.explanation && info.explanation.label) || d.suggested[0]}”, red: against`;
 }
 
 function labelChoices(d) {
   const list = el("ol", {class: "choices"});
   labelsOf(d).forEach((label, i) => list.append(el("li", {class: label === d.suggested[0] ? "suggested" : ""},
     el("kbd", {}, String(i + 1)), " ", el("span", {class: "name"}, label), " ", bar(d, label),
-    label === d.suggested[0] ? el("span", {class: "tag-state"}, "suggested") : null)));
+    label === d.suggested[0] ? el("span", {class: "tag-state"}, isCheck(d) ? "given" : "suggested") : null)));
   return el("div", {}, list, typed(d, "label", "Another label"));
 }
 
@@ -161,7 +172,7 @@ function keys(d) {
   const rows = !d ? [["u", "undo the last verdict"]] : d.task === "tags"
     ? [["1–9", "keep or reject that tag"], ["t", "add a tag"], ["r", "reject every suggested tag"], ["a / Enter", "send: kept tags accepted"],
        ["s", "skip"], ["u", "undo the last verdict"]]
-    : [["a / Enter", "accept the suggestion"], ["1–9", "that label is the right one"], ["c", "type another label"], ["s", "skip"],
+    : [["a / Enter", isCheck(d) ? "the given label is right" : "accept the suggestion"], ["1–9", "that label is the right one"], ["c", "type another label"], ["s", "skip"],
        ["u", "undo the last verdict"]];
   $("keys").replaceChildren(el("h2", {}, "Keys"), el("dl", {}, ...rows.flatMap(([k, what]) => [el("dt", {}, el("kbd", {}, k)), el("dd", {}, what)])));
 }
