@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import HTTP, cli, module_store, post, require_dataset, start_server, stop, train_warm
+from conftest import HTTP, cli, module_store, post, require_dataset, start_server, stop, train_warm, wait_for
 
 TAG_METRICS = {"micro_f1", "macro_f1", "samples_f1", "accuracy", "hamming_loss", "precision_at_1", "precision_at_3",
                "ece_top1", "coverage_at_precision"}
@@ -124,3 +124,45 @@ def test_the_service_suggests_tags_with_probabilities_and_explains_each(tagged, 
                                f"extra_data={exported['path']}")
     tags = MlflowClient(tagged["uri"]).get_run(retrained["run_id"]).data.tags
     assert tags["agileml.extra_rows"] == "1" and tags["agileml.extra_new_labels"] == "energy"      # the run sees it as new
+
+
+def test_a_simulated_curation_round_on_reuters_goes_from_the_queue_through_the_gate(tagged, tmp_path):
+    """300 new Reuters stories served by the champion; a curator who knows their true topics judges the first 100 the queue
+    gives (least sure first, a random control among them); the verdicts, exported, train a run the gate promotes."""
+    from agileml.catalog import load_registry
+    ds = load_registry("reuters21578")
+    frequent = {t for ts in pd.read_csv(tagged["csv_path"]).topics.dropna() for t in ts.split("|")}
+    seen = set(pd.read_csv(tagged["csv_path"]).text)
+    pool = {t: [x for x in tags if x in frequent] for t, tags in zip(ds.texts[800:], ds.labels[800:]) if t not in seen}
+    pool = dict(list(pool.items())[:300])
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tagged["uri"]}
+    log = f"sqlite:///{tmp_path / 'decisions.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", tagged["uri"])
+        champion = json.loads(cli("promote", tagged["csv"]["run_id"], "--json", check=0).stdout)
+        proc, url = start_server("--token", "t0ken", "--decision-log", log, env=env)
+        curator = {"Authorization": "Bearer t0ken"}
+        try:
+            said = post(url, "/v1/predict", json={"texts": list(pool)}).json()["predictions"]
+            assert len(said) == 300
+            queue = lambda: HTTP.get(f"{url}/v1/decisions", params={"pending": "true", "limit": 100}, headers=curator).json()
+            first = wait_for(lambda: (q := queue())["pending"] == 300 and q, 20, "the 300 decisions logged")["decisions"]
+            arms = [d["arm"] for d in first]
+            assert 5 <= arms.count("control") <= 15 and arms.count("ordered") == 100 - arms.count("control")
+            for d in first:
+                truth, suggested, known = pool[d["text"]], d["suggested"], set(d["scores"])
+                verdict = dict(decision_id=d["decision_id"], curator="ana", accepted=[t for t in suggested if t in truth],
+                               rejected=[t for t in suggested if t not in truth], added=[t for t in truth if t not in suggested])
+                if new := [t for t in verdict["added"] if t not in known]: verdict["new"] = new
+                assert post(url, "/v1/feedback", json=verdict, headers=curator).status_code == 200
+            assert queue()["pending"] == 200
+        finally:
+            stop(proc)
+        exported = json.loads(cli("feedback", "export", "-o", str(tmp_path / "round.jsonl"), "--json", "--decision-log", log, check=0).stdout)
+        assert (exported["rows"], exported["task"]) == (100, "multi")
+        retrained = train_warm(f"dataset={tagged['csv_path']}", "label_column=topics", "label_separator=|", "ngram_max=1",
+                               f"extra_data={exported['path']}")
+        promoted = json.loads(cli("promote", retrained["run_id"], "--json", check=0).stdout)
+    assert int(promoted["version"]) == int(champion["version"]) + 1 and promoted["promotion"].startswith("gate passed")
+    tags = MlflowClient(tagged["uri"]).get_run(retrained["run_id"]).data.tags
+    assert tags["agileml.extra_rows"] == "100" and tags["agileml.extra_data_fingerprints"] == exported["fingerprint"]
