@@ -185,7 +185,8 @@ def tag_service(tmp_path_factory):
         try:
             texts = [t for t, _ in rows[800:806]]
             said = post(url, "/v1/predict", json={"texts": texts}).json()["predictions"]
-            yield dict(url=url, classes=sorted(keep), decided={t: p for t, p in zip(texts, said)})
+            yield dict(url=url, classes=sorted(keep), decided={t: p for t, p in zip(texts, said)}, run_id=run["run_id"],
+                       log=f"sqlite:///{folder / 'decisions.db'}", given=dict(rows[:800]))
         finally: stop(proc)
 
 
@@ -217,6 +218,25 @@ def test_tags_are_kept_rejected_and_added_by_keyboard(tag_service, browser):
         c = HTTP.get(f"{url}/v1/decisions/{decision_id}", headers=headers).json()["curation"]
         assert (c["accepted"], c["rejected"], c["added"], c["curator"]) == (accepted, rejected, added, "ben")
     assert other_hosts(browser, url) == []
+
+
+def test_a_tag_label_check_shows_the_given_tags_and_keeps_them_on_a(tag_service, browser, monkeypatch):
+    "A training story whose tags cleanlab doubts, queued by `review labels --queue`: the page shows its given tags to keep or reject."
+    url, headers = tag_service["url"], {"Authorization": f"Bearer {TAG_TOKEN}"}
+    monkeypatch.setenv("AGILEML_DECISIONS_URL", tag_service["log"])
+    review = json.loads(cli("review", "labels", tag_service["run_id"], "-p", "folds=3", "--queue", "--json", check=0).stdout)
+    assert review["metrics"]["queued"] > 0
+    first = HTTP.get(f"{url}/v1/decisions", params={"pending": "true", "limit": 1}, headers=headers).json()["decisions"][0]
+    assert first["kind"] == "label_check" and first["suggested"] == sorted(tag_service["given"][first["text"]])
+    sign_in(browser, url, TAG_TOKEN, "ben")
+    wait_for(lambda: current_text(browser) == first["text"], 30, "the label check on the card")
+    card = browser.find_element("id", "card").text
+    assert "is this label right?" in card and "The training data says" in card
+    browser.save_screenshot(str(ARTIFACTS / "curate-tag-label-check.png"))
+    press(browser, "a")
+    wait_for(lambda: HTTP.get(f"{url}/v1/decisions/{first['decision_id']}", headers=headers).json()["curation"], 20, "the verdict")
+    c = HTTP.get(f"{url}/v1/decisions/{first['decision_id']}", headers=headers).json()["curation"]
+    assert (c["accepted"], c["rejected"], c["added"]) == (first["suggested"], [], [])
 
 
 def test_the_api_docs_render_with_no_other_host_reachable(sms_service, offline_browser):

@@ -105,7 +105,8 @@ function checkNote(d) {     // a label check: what the training data says, and t
   const guess = d.task === "tags" ? Object.keys(d.scores).filter((t) => d.scores[t] >= 0.5) : [labelsOf(d)[0]];
   const said = d.suggested.length ? d.suggested.map((l) => `“${l}”`).join(", ") : "no tag";
   return el("p", {class: "check"}, `The training data says ${said}. A model that never saw this text suggests `,
-            el("strong", {}, guess.length ? guess.join(", ") : "no tag"), ": a suggestion only. Keep the label if it is right, or give the right one.");
+            el("strong", {}, guess.length ? guess.join(", ") : "no tag"), d.task === "tags" ? ": a suggestion only. Keep the tags that are right, reject the others, add any missing."
+            : ": a suggestion only. Keep the label if it is right, or give the right one.");
 }
 
 function evidence(d, info) {
