@@ -11,8 +11,9 @@ from .decisions import (DECISIONS, VERDICTS, UnknownDecision, decision_row, deci
                                shown_verdict)
 
 # %% auto #0
-__all__ = ['QUEUE_ORDERS', 'CONTROL_SHARE', 'LABEL_CHECK', 'VerdictError', 'check_verdict', 'add_verdict', 'check_control_share',
-           'pending_query', 'score_type', 'queued', 'in_control', 'queue', 'NothingToUndo', 'undo_verdict', 'tally']
+__all__ = ['QUEUE_ORDERS', 'CONTROL_SHARE', 'LABEL_CHECK', 'VerdictError', 'check_verdict', 'add_verdict', 'check_order',
+           'check_control_share', 'pending_query', 'score_type', 'queued', 'in_control', 'queue', 'NothingToUndo',
+           'undo_verdict', 'tally']
 
 # %% ../nbs/15_curation.ipynb #d2ad46cb
 class VerdictError(UserError):
@@ -113,6 +114,11 @@ QUEUE_ORDERS = {                       # name -> fn(connection, pending query, l
 CONTROL_SHARE = 0.1                    # of the queue, drawn at random and marked as the control arm
 LABEL_CHECK = "label_check"            # the kind of a training row flagged by `agileml review labels --queue`: "is this label right?"
 
+def check_order(order: str) -> str:
+    "`order` when the curator's queue has it, else a `UserError` naming the orders it has."
+    if order not in QUEUE_ORDERS: raise UserError(f"no queue order {order!r}: accepted: {', '.join(QUEUE_ORDERS)}")
+    return order
+
 def check_control_share(share: float, name: str = "control share") -> float:
     "`share` when it is a share of the queue from 0 (no control) up to 1, else a `UserError` saying so."
     if not 0 <= share < 1: raise UserError(f"{name} {share}: give a share from 0 (no control) up to 1, e.g. {CONTROL_SHARE}")
@@ -155,7 +161,7 @@ def _interleaved(ordered: list, control: list, share: float, limit: int) -> list
 def queue(engine: sa.Engine, limit: int = 20, order: str = "uncertainty", model: str | None = None,
           control_share: float = CONTROL_SHARE) -> dict:
     "How many decisions wait for a verdict, and the first `limit` of them: in `order`, with a random control share marked."
-    if order not in QUEUE_ORDERS: raise UserError(f"no queue order {order!r}: accepted: {', '.join(QUEUE_ORDERS)}")
+    check_order(order)
     if not 1 <= limit <= 500: raise UserError(f"limit {limit}: give 1 to 500 decisions")
     check_control_share(control_share)
     pending, is_check = pending_query(model), DECISIONS.c.kind == LABEL_CHECK

@@ -4,13 +4,14 @@
 
 # %% ../nbs/20_simulation.ipynb #5f916303
 from __future__ import annotations
+from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from .config import UserError
 
 
 # %% auto #0
-__all__ = ['TARGETS', 'queue_keys', 'check_order', 'learning_curve', 'labels_needed', 'curve_area', 'Simulation',
+__all__ = ['TARGETS', 'queue_keys', 'learning_curve', 'labels_needed', 'curve_area', 'Simulation', 'Pool', 'curation_pool',
            'simulate_curation']
 
 # %% ../nbs/20_simulation.ipynb #0764240b
@@ -20,19 +21,13 @@ TARGETS = (0.95, 0.98, 0.99)     # shares of the full pool's accuracy at which t
 def queue_keys(order: str, scores: np.ndarray, classes: list[str], draw: np.ndarray) -> np.ndarray:
     """The key by which the curator's queue in `order` takes unlabelled texts, smallest first: the queue's own `uncertainty`
     of the scores the service would log, the random draw each decision gets at logging, or the newest (last) texts first."""
+    from agileml.curation import check_order
     from agileml.decisions import uncertainty
     check_order(order)
     if order == "random": return draw
     if order == "newest": return -np.arange(len(draw), dtype=float)
     rows = np.column_stack([-scores, scores]) if scores.ndim == 1 else scores     # two classes: one signed margin
     return np.array([uncertainty(dict(zip(classes, r))) for r in rows])
-
-# %% ../nbs/20_simulation.ipynb #d45bc72e
-def check_order(order: str) -> str:
-    "`order` when the curator's queue has it, else a `UserError` naming the orders it has."
-    from agileml.curation import QUEUE_ORDERS
-    if order not in QUEUE_ORDERS: raise UserError(f"no queue order {order!r}: accepted: {', '.join(QUEUE_ORDERS)}")
-    return order
 
 # %% ../nbs/20_simulation.ipynb #05b83ecf
 def _scores(classifier, X) -> np.ndarray:
@@ -48,6 +43,9 @@ def learning_curve(X, y: np.ndarray, X_test, y_test: np.ndarray, classifier, ord
     rng = np.random.default_rng(seed)
     labelled = np.zeros(len(y), bool)
     labelled[rng.choice(len(y), min(seed_labels, len(y)), replace=False)] = True
+    if len(set(y[labelled])) < 2:
+        raise UserError(f"the seed of {labelled.sum()} labelled texts holds one class only ({y[labelled][0]}): a classifier needs "
+                        "two; give more seed_labels")
     draw, curve = rng.random(len(y)), []
     while True:
         model = clone(classifier).fit(X[labelled], y[labelled])
@@ -89,6 +87,15 @@ class Simulation:
         labels = self.summary.filter(like="labels_to")
         return (labels.drop(index=against) / labels.loc[against]).stack()
 
+    def metrics(self) -> dict:
+        """What a run records: the full pool's accuracy, each order's labels to each target (not when a seed never got there)
+        and area, and each order's labels over random's."""
+        out = {"full_pool_accuracy": self.full_accuracy}
+        for order, row in self.summary.iterrows(): out.update({f"{order}_{k}": v for k, v in row.items() if v == v})
+        if "random" in self.summary.index:
+            out.update({f"{o}_over_random_{k[len('labels_to_'):]}": v for (o, k), v in self.ratios().items() if v == v})
+        return out
+
     def figure(self, title: str = ""):
         "The mean learning curve of each order, with the line at 99% of the full pool's accuracy."
         import matplotlib.pyplot as plt
@@ -103,15 +110,23 @@ class Simulation:
         return fig
 
 # %% ../nbs/20_simulation.ipynb #3395283e
-def simulate_curation(split, cfg, orders=("uncertainty", "random"), seeds: int = 3, seed_labels: int = 100, batch: int = 100,
-                      budget: int = 2000) -> Simulation:
-    """Simulated curation on `split`: the pool is its training part (labels revealed only when the queue asks), scored on its
-    test part, with the features and classifier `cfg` names (agileml's pipeline). The features are fitted once on the pool's
-    texts, no label: the archive is there before anyone curates; the classifier is retrained every round."""
+@dataclass
+class Pool:
+    "A simulation's pool (features and labels), its test part, the classifier to retrain (unfitted) and the full pool's accuracy."
+    X: object
+    y: np.ndarray
+    X_test: object
+    y_test: np.ndarray
+    classifier: object
+    full_accuracy: float
+
+def curation_pool(split, cfg) -> Pool:
+    """`split`'s training part as the pool, its test part to score on, with the features and classifier `cfg` names
+    (agileml's pipeline). The features are fitted once on the pool's texts, no label: the archive is there before anyone
+    curates; only the classifier is retrained every round."""
     from sklearn.base import clone
     from agileml.data import is_multilabel
     from agileml.models import build_pipeline
-    for order in orders: check_order(order)
     if is_multilabel(split.y_train):
         raise UserError("the simulation takes a single-label dataset (one label per text); tags are curated through the "
                         "decision log: agileml review labels --queue, the curator page, agileml feedback export")
@@ -119,7 +134,14 @@ def simulate_curation(split, cfg, orders=("uncertainty", "random"), seeds: int =
     features = pipeline[:-1].fit(split.X_train)
     X, X_test = features.transform(split.X_train), features.transform(split.X_test)
     y, y_test = np.array(split.y_train), np.array(split.y_test)
-    full = float((clone(pipeline[-1]).fit(X, y).predict(X_test) == y_test).mean())
+    return Pool(X, y, X_test, y_test, pipeline[-1], float((clone(pipeline[-1]).fit(X, y).predict(X_test) == y_test).mean()))
+
+def simulate_curation(split, cfg, orders=("uncertainty", "random"), seeds: int = 3, seed_labels: int = 100, batch: int = 100,
+                      budget: int = 2000) -> Simulation:
+    "Simulated curation on `split` (`curation_pool`): each order in `orders`, `seeds` times, from `seed_labels` to `budget` labels."
+    from agileml.curation import check_order
+    for order in orders: check_order(order)
+    p = curation_pool(split, cfg)
     curves = pd.DataFrame([dict(order=o, seed=s, labels=n, accuracy=a) for o in orders for s in range(seeds)
-                           for n, a in learning_curve(X, y, X_test, y_test, pipeline[-1], o, s, seed_labels, batch, budget)])
-    return Simulation(curves, full)
+                           for n, a in learning_curve(p.X, p.y, p.X_test, p.y_test, p.classifier, o, s, seed_labels, batch, budget)])
+    return Simulation(curves, p.full_accuracy)

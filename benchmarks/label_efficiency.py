@@ -41,19 +41,14 @@ def plain_margin_loop(X, y, X_test, y_test, seed: int, budget: int) -> list[tupl
 
 
 def run_corpus(name: str, seeds: int, budget: int):
-    from sklearn.base import clone
     from agileml.catalog import load_registry
     from agileml.config import experiment_config
     from agileml.data import split_dataset
-    from agileml.models import build_pipeline
-    from agileml.simulation import Simulation, learning_curve
-    split = split_dataset(load_registry(name))
-    pipeline = build_pipeline(experiment_config())
-    features = pipeline[:-1].fit(split.X_train)
-    X, X_test, y, y_test = features.transform(split.X_train), features.transform(split.X_test), np.array(split.y_train), np.array(split.y_test)
-    full = float((clone(pipeline[-1]).fit(X, y).predict(X_test) == y_test).mean())
+    from agileml.simulation import Simulation, curation_pool, learning_curve
+    p = curation_pool(split_dataset(load_registry(name)), experiment_config())
+    X, y, X_test, y_test, full = p.X, p.y, p.X_test, p.y_test, p.full_accuracy
     rows = [dict(order=o, seed=s, labels=n, accuracy=a) for o in AGILEML_ORDERS for s in range(seeds)
-            for n, a in learning_curve(X, y, X_test, y_test, pipeline[-1], o, s, SEED_LABELS, BATCH, budget)]
+            for n, a in learning_curve(X, y, X_test, y_test, p.classifier, o, s, SEED_LABELS, BATCH, budget)]
     rows += [dict(order=PLAIN, seed=s, labels=n, accuracy=a) for s in range(seeds) for n, a in plain_margin_loop(X, y, X_test, y_test, s, budget)]
     sim = Simulation(pd.DataFrame(rows), full)
     return sim, dict(pool=len(y), test=len(y_test), full_pool_accuracy=full, summary=sim.summary.reset_index(names="order").to_dict("records"),
