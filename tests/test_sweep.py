@@ -4,7 +4,7 @@ from contextlib import contextmanager
 from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import AGILEML, ROOT, agileml, cli, free_port, module_store, runs, sigint_as_in_a_terminal
+from conftest import AGILEML, ROOT, agileml, cli, free_port, module_store, runs, sigint_as_in_a_terminal, wait_for
 
 SMALL = ["-p", "dataset=pang_lee_polarity", "-p", "w2v_dim=16", "-p", "w2v_epochs=2"]
 GRID = ["-p", "features=tfidf,word2vec", "-p", "model=logreg,sgd", *SMALL]
@@ -21,6 +21,12 @@ def by_point(result):
             for p in result["points"]}
 
 
+def _written_address(path: str) -> str | None:
+    "The address in a scheduler file, or None while the scheduler has not written it whole."
+    try: return json.loads(Path(path).read_text())["address"]
+    except (FileNotFoundError, ValueError, KeyError): return None
+
+
 @contextmanager
 def dask_cluster(n_workers=2):
     """A Dask scheduler and `n_workers` workers, each its own process on 127.0.0.1; all stopped on exit. The scheduler picks
@@ -33,9 +39,7 @@ def dask_cluster(n_workers=2):
     procs = [subprocess.Popen([bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                                "--scheduler-file", where], **quiet)]
     try:
-        deadline = time.time() + 60
-        while not (folder / "scheduler.json").is_file() and time.time() < deadline: time.sleep(0.1)
-        address = json.loads((folder / "scheduler.json").read_text())["address"]
+        address = wait_for(lambda: _written_address(where), 60, "the Dask scheduler writing its address")
         procs += [subprocess.Popen([bin_dir / "dask", "worker", "--scheduler-file", where, "--host", "127.0.0.1", "--nworkers", "1",
                                     "--nthreads", "1", "--no-dashboard"], **quiet) for _ in range(n_workers)]
         from distributed import Client
