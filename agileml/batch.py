@@ -46,30 +46,54 @@ def source_files(source) -> list[Path]:
 # %% ../nbs/14_batch.ipynb #8286e817
 @dataclass
 class Batch:
-    "Consecutive rows of one input file, as an Arrow table (CSV, TSV, Parquet) or JSON objects (JSONL), with their texts."
+    """Consecutive rows of one input file, as an Arrow table (CSV, TSV, Parquet) or JSON lines (JSONL), with their texts. A
+    JSONL batch's objects are parsed when something asks for them (`as_objects`): scoring needs only the texts."""
     path: Path
     first: int                   # 0-based index of its first row among the file's rows
     texts: list
     table: object = None         # a pyarrow.Table
-    objects: list | None = None  # dicts
-    lines: list | None = None    # the JSONL lines the objects were read from
+    objects: list | None = None  # dicts, once parsed
+    lines: list | None = None    # the JSONL lines, as they are
 
     def __len__(self): return len(self.texts)
-    def as_objects(self) -> list[dict]: return self.objects if self.objects is not None else self.table.to_pylist()
+
+    def as_objects(self) -> list[dict]:
+        if self.objects is None:
+            self.objects = self.table.to_pylist() if self.table is not None else [json.loads(line) for line in self.lines]
+        return self.objects
 
     @property
     def columns(self) -> list[str]:
         "The table's columns, or the fields of its first 100 objects."
-        return self.table.schema.names if self.table is not None else list(dict.fromkeys(k for o in self.objects[:100] for k in o))
+        return self.table.schema.names if self.table is not None else list(dict.fromkeys(k for o in self.as_objects()[:100] for k in o))
+
+    def has_field(self, names) -> bool:
+        "Whether any row has a field of `names` (a JSONL line without one of them quoted has none, unparsed)."
+        if self.lines is not None and not any(f'"{n}"' in line for line in self.lines for n in names): return False
+        return any(n in o for o in self.as_objects() for n in names)
 
     @classmethod
     def of_table(cls, path: Path, first: int, table, text_column: str) -> "Batch":
         return cls(path, first, table.column(text_column).to_pylist() if text_column in table.schema.names else [], table)
 
     @classmethod
-    def of_lines(cls, path: Path, first: int, pairs: list[tuple], text_column: str) -> "Batch":
-        "From (line, object) pairs of a JSONL file."
-        return cls(path, first, [o.get(text_column) for _, o in pairs], objects=[o for _, o in pairs], lines=[l for l, _ in pairs])
+    def of_lines(cls, path: Path, first: int, numbered: list[tuple], text_column: str) -> "Batch":
+        "From (line number, line) pairs of a JSONL file."
+        lines = [line for _, line in numbered]
+        if (texts := _string_fields(lines, text_column)) is not None: return cls(path, first, texts, lines=lines)
+        objects = _json_objects(path, numbered)
+        return cls(path, first, [o.get(text_column) for o in objects], objects=objects, lines=lines)
+
+def _string_fields(lines: list[str], name: str) -> list | None:
+    """Field `name` of each JSON line (None where a line has none), read by pyarrow's JSON parser at C speed; None when it
+    cannot tell for every line (one is not an object, or its `name` is not a string): `json.loads` then reads each line."""
+    import io, pyarrow as pa, pyarrow.json as pj
+    data = "".join(lines).encode()
+    try: table = pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(use_threads=False, block_size=len(data) + 1),
+                              parse_options=pj.ParseOptions(explicit_schema=pa.schema([(name, pa.string())]),
+                                                            unexpected_field_behavior="ignore"))
+    except pa.ArrowInvalid: return None
+    return table.column(name).to_pylist() if table.num_rows == len(lines) else None
 
 def _arrow_batches(path: Path, fmt: str):
     "The file as Arrow tables of a block or row group each."
@@ -86,15 +110,19 @@ def _arrow_batches(path: Path, fmt: str):
                                                                    strings_can_be_null=False, quoted_strings_can_be_null=False))
         yield from (pa.Table.from_batches([b]) for b in reader)
 
-def _jsonl_objects(path: Path):
-    "The JSON objects of a JSONL file, one a line (blank lines skipped), as they are."
-    with open(path, encoding="utf-8-sig") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip(): continue
-            try: row = json.loads(line)
-            except json.JSONDecodeError as e: raise DataError(f"{path} line {n} is not JSON: {e.msg}") from None
-            if not isinstance(row, dict): raise DataError(f"{path} line {n} is a JSON {type(row).__name__}, not an object")
-            yield line, row
+def _jsonl_lines(path: Path):
+    "The lines of a JSONL file that are not blank, with their numbers, as they are."
+    with open(path, encoding="utf-8-sig") as f: yield from ((n, line) for n, line in enumerate(f, 1) if line.strip())
+
+def _json_objects(path: Path, numbered: list[tuple]) -> list[dict]:
+    "The JSON object of each (line number, line); a `DataError` naming the first line that holds none."
+    objects = []
+    for n, line in numbered:
+        try: row = json.loads(line)
+        except json.JSONDecodeError as e: raise DataError(f"{path} line {n} is not JSON: {e.msg}") from None
+        if not isinstance(row, dict): raise DataError(f"{path} line {n} is a JSON {type(row).__name__}, not an object")
+        objects.append(row)
+    return objects
 
 def _rebatched(tables, size: int):
     "Tables of `size` rows (the last one fewer) from tables of any size, holding no more than one batch beyond."
@@ -111,7 +139,7 @@ def _rebatched(tables, size: int):
 def _file_batches(path: Path, fmt: str, size: int, text_column: str):
     "Batches of at most `size` rows of one file; a file without the text column is refused with the columns it has."
     import itertools
-    if fmt == "jsonl": pairs = _jsonl_objects(path); chunks, make = iter(lambda: list(itertools.islice(pairs, size)), []), Batch.of_lines
+    if fmt == "jsonl": lines = _jsonl_lines(path); chunks, make = iter(lambda: list(itertools.islice(lines, size)), []), Batch.of_lines
     else: chunks, make = _rebatched(_arrow_batches(path, fmt), size), Batch.of_table
     first = 0
     for chunk in chunks:
@@ -203,7 +231,7 @@ def scored_table(batch: Batch, said: dict, classes: list[str], fmt: str, separat
                   **{f"score_{c}": pa.array(said["scores"][:, j]) for j, c in enumerate(classes)}}
     if ids is not None: answer = {"decision_id": pa.array(ids, pa.string()), **answer}
     rows = batch.table if batch.table is not None else \
-        pa.table({k: _column([o.get(k) for o in batch.objects]) for k in dict.fromkeys(k for o in batch.objects for k in o)})
+        pa.table({k: _column([o.get(k) for o in batch.as_objects()]) for k in dict.fromkeys(k for o in batch.as_objects() for k in o)})
     kept = {n: (_as_text(rows.column(n)) if fmt != "parquet" else rows.column(n)) for n in rows.schema.names if n not in answer}
     return pa.table({**kept, **answer})
 
@@ -217,7 +245,7 @@ def jsonl_text(batch: Batch, said: dict, classes: list[str], ids=None) -> str:
     """`scored_objects` as JSONL. A line read from JSONL without the answer's fields keeps its own text and has the answer
     added at its end: the same object as `scored_objects`, without writing the row anew."""
     key = _key(said)
-    if batch.lines is None or any(k in o for o in batch.objects for k in (key, "scores", "decision_id")):
+    if batch.lines is None or batch.has_field((key, "scores", "decision_id")):
         return "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in scored_objects(batch, said, classes, ids))
     names = [json.dumps(c, ensure_ascii=False) for c in classes]
     scores = "{{" + ", ".join(n.replace("{", "{{").replace("}", "}}") + ": {}" for n in names) + "}}"      # a float's str is its JSON

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_runner.ipynb #28310bd0
 from __future__ import annotations
-import gc, hashlib, os, re, shutil, signal, tempfile, threading
+import gc, hashlib, re, signal, tempfile, threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,11 +13,11 @@ from .config import (PROJECT_ENV, RUNNER_PARAMS, Config, ConfigError, check_comb
                             experiments_dir, project_dir, typed_values)
 from .catalog import REGISTRY, data_home, dataset_from
 from .data import sha256_file
+from .kernel import WARM_ENGINE, KernelError, Stopped, WarmKernel
 
 # %% auto #0
-__all__ = ['REPORTED', 'KERNEL_ARGS', 'PRELOAD', 'WARM_ENGINE', 'parameter_table', 'read_params_file', 'check_data', 'validate',
-           'RunResult', 'sigterm_as_interrupt', 'KernelError', 'WarmKernel', 'start_run', 'kernel_env', 'run_notebook',
-           'new_experiment', 'reproduce']
+__all__ = ['REPORTED', 'parameter_table', 'read_params_file', 'check_data', 'validate', 'RunResult', 'sigterm_as_interrupt',
+           'start_run', 'kernel_env', 'run_notebook', 'new_experiment', 'reproduce']
 
 # %% ../nbs/06_runner.ipynb #0411bfbc
 def parameter_table(notebook: str = "train") -> list[dict]:
@@ -122,16 +122,20 @@ _exporters = threading.local()     # one per thread: a sweep's workers render at
 
 _PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="   # a 1x1 PNG
 
-def _html_exporter():
-    "This thread's HTML exporter (nbconvert's app reuses one too), its templates compiled on first use for every kind of cell and output."
+def _warm_exporter():
+    "A new HTML exporter, its templates compiled for every kind of cell and output (the first rendering would compile them)."
     from nbconvert import HTMLExporter
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
-    if not hasattr(_exporters, "html"):
-        _exporters.html = HTMLExporter()
-        outputs = [new_output("stream", name="stdout", text="."), new_output("stream", name="stderr", text="."),
-                   new_output("execute_result", data={"text/plain": "1", "text/html": "<b>1</b>", "text/markdown": "**1**"}, execution_count=1),
-                   new_output("display_data", data={"image/png": _PIXEL, "text/plain": "<Figure>"})]
-        _exporters.html.from_notebook_node(new_notebook(cells=[new_markdown_cell("# .\n`.`"), new_code_cell("1", outputs=outputs)]))
+    exporter = HTMLExporter()
+    outputs = [new_output("stream", name="stdout", text="."), new_output("stream", name="stderr", text="."),
+               new_output("execute_result", data={"text/plain": "1", "text/html": "<b>1</b>", "text/markdown": "**1**"}, execution_count=1),
+               new_output("display_data", data={"image/png": _PIXEL, "text/plain": "<Figure>"})]
+    exporter.from_notebook_node(new_notebook(cells=[new_markdown_cell("# .\n`.`"), new_code_cell("1", outputs=outputs)]))
+    return exporter
+
+def _html_exporter():
+    "This thread's HTML exporter (nbconvert's app reuses one too), warmed."
+    if not hasattr(_exporters, "html"): _exporters.html = _warm_exporter()
     return _exporters.html
 
 def _attach_notebook(client, run_id: str, executed: Path):
@@ -142,16 +146,15 @@ def _attach_notebook(client, run_id: str, executed: Path):
     html.write_text(_html_exporter().from_notebook_node(nbformat.read(executed, as_version=4))[0], "utf-8")
     client.log_artifact(run_id, str(html), "notebook")
 
-KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:memory:"]   # no start-up chatter, no history file
-
 def _execute(nb: Path, executed: Path, parameters: dict, progress: bool, kernel: WarmKernel) -> str:
     "Run the notebook with papermill on `kernel`; '' when it finished, else what failed."
     import papermill
     from nbclient.exceptions import DeadKernelError
     try:
         papermill.execute_notebook(str(nb), str(executed), parameters=parameters, kernel_name="python3",
-                                   progress_bar=progress, log_output=False, engine_name=WARM_ENGINE, warm=kernel)
-    except (papermill.PapermillExecutionError, DeadKernelError, _Stopped) as e:
+                                   request_save_on_cell_execute=False, progress_bar=progress, log_output=False, engine_name=WARM_ENGINE, warm=kernel,
+                                   save_to=str(executed))
+    except (papermill.PapermillExecutionError, DeadKernelError, Stopped) as e:
         if kernel.stopping.is_set(): raise KeyboardInterrupt from None     # stopped: the cell was interrupted
         if isinstance(e, DeadKernelError): return f"the kernel died: {e}"
         return f"cell {e.exec_count} raised {e.ename}: {e.evalue}"
@@ -166,106 +169,6 @@ def sigterm_as_interrupt():
     previous = signal.signal(signal.SIGTERM, interrupt)
     try: yield
     finally: signal.signal(signal.SIGTERM, previous)
-
-# %% ../nbs/06_runner.ipynb #5e1f0a02
-# What the experiment notebooks and log_model import (not MLflow: the runner writes what the notebook records into the run):
-PRELOAD = ("agileml.config", "agileml.data", "agileml.catalog", "agileml.evaluate", "agileml.models", "agileml.recording", "skops.io", "pandas",
-           "matplotlib.pyplot")
-def _start_args(modules) -> list[str]:
-    """The kernel's arguments that import `modules` before it answers, with the collector off (its full scans would find
-    nothing to free); then what they made leaves the collector's scans for good, so %reset's collection takes ms."""
-    lines = ("import gc; gc.disable()", "import " + ", ".join(modules), "gc.freeze(); gc.enable(); del gc")
-    return KERNEL_ARGS + [f"--IPKernelApp.exec_lines={line}" for line in lines]
-
-_RESET = """%reset -f
-import os as _os, matplotlib.pyplot as _plt
-_plt.close("all"); _os.chdir({cwd!r}); _os.environ.update({env!r})
-get_ipython().execution_count = 1
-del _os, _plt"""
-
-class KernelError(RuntimeError):
-    "A kernel that did not start, or could not be prepared for a run."
-
-class WarmKernel:
-    "A started kernel with the library imported, for one notebook execution after another, each in a clean namespace."
-    def __init__(self, stopping: threading.Event | None = None, cwd: Path | None = None, wait: bool = True):
-        from jupyter_client import KernelManager
-        self.stopping = stopping or threading.Event()      # set (by the pool) when the points must stop
-        # its channels are Unix sockets in a folder of its own (/tmp if the temporary folder's path would make theirs longer
-        # than 107 characters): TCP ports picked by two processes at once can collide, and the kernel then dies "before
-        # replying to kernel_info" (a CI run of two fresh-kernel workers did)
-        self.sockets = tempfile.mkdtemp(prefix="agileml-kernel-", dir=None if len(tempfile.gettempdir()) <= 60 else "/tmp")
-        self.km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(self.sockets, "kernel"))
-        # with this process's environment (`reset` sets a run's); it imports PRELOAD before it answers
-        self.km.start_kernel(extra_arguments=_start_args(PRELOAD), **({"cwd": str(cwd)} if cwd else {}))
-        self.client = self.km.blocking_client()
-        self.client.start_channels()
-        self.ready = False
-        _register_warm_engine()          # papermill's import, once the kernel is on its way
-        if wait: self.wait_ready()
-
-    def wait_ready(self, timeout: float = 120):
-        "Return once the kernel has imported PRELOAD and answers; else close it and raise a `KernelError`."
-        if self.ready: return
-        try: self.client.wait_for_ready(timeout=timeout)
-        except RuntimeError as e: self.close(); raise KernelError(f"the kernel did not start: {e}") from None
-        except BaseException: self.close(); raise
-        self.ready = True
-
-    def run(self, code: str, timeout: float = 120):
-        "Execute `code` quietly (no output, no history); a RuntimeError naming the error if it fails (KeyboardInterrupt when stopping)."
-        c = self.client.execute_interactive(code, silent=True, store_history=False, timeout=timeout, output_hook=lambda msg: None)["content"]
-        if c["status"] == "ok": return
-        if self.stopping.is_set(): raise KeyboardInterrupt
-        raise KernelError(f"the warm kernel failed to run {code.splitlines()[0]!r}: {c.get('ename')}: {c.get('evalue')}")
-
-    def reset(self, cwd: Path, env: dict):
-        "An empty namespace, no open figures, `cwd` as the working folder, `env` set, execution counts from 1."
-        if self.stopping.is_set(): raise KeyboardInterrupt
-        self.wait_ready()
-        self.run(_RESET.format(cwd=str(cwd), env=env))
-
-    def alive(self) -> bool: return self.km.has_kernel and self.km.is_alive()
-
-    def interrupt(self):
-        "Interrupt the running cell (Ctrl-C in the kernel)."
-        if self.alive(): self.km.interrupt_kernel()
-
-    def close(self):
-        self.client.stop_channels()
-        if self.km.has_kernel: self.km.shutdown_kernel(now=True)
-        shutil.rmtree(self.sockets, ignore_errors=True)
-
-class _Stopped(Exception):
-    "Raised before a cell starts when the kernel's pool is stopping."
-
-WARM_ENGINE = "agileml-warm"
-
-def _register_warm_engine():
-    "papermill's nbclient engine on a `WarmKernel` (`warm=`), registered as WARM_ENGINE."
-    from jupyter_client.asynchronous import AsyncKernelClient
-    from jupyter_core.utils import run_sync
-    from papermill.clientwrap import PapermillNotebookClient
-    from papermill.engines import NBClientEngine, papermill_engines
-    from papermill.log import logger
-
-    class WarmKernelEngine(NBClientEngine):
-        @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, warm=None, log_output=False, start_timeout=60,
-                                     execution_timeout=None, **kwargs):
-            def check_stop(**_):
-                if warm.stopping.is_set(): raise _Stopped()
-            client = PapermillNotebookClient(nb_man, km=warm.km, kernel_name=kernel_name, log=logger, log_output=log_output,
-                                             startup_timeout=start_timeout, timeout=execution_timeout, on_cell_start=check_stop)
-            client.kc = AsyncKernelClient(**warm.km.get_connection_info(session=True), parent=warm.km)   # as km.client() makes one
-            client.kc.start_channels()
-            try:
-                run_sync(client.kc.wait_for_ready)(timeout=start_timeout)
-                client.kc.allow_stdin = False
-                return client.execute()
-            finally: client.kc.stop_channels()
-
-    papermill_engines.register(WARM_ENGINE, WarmKernelEngine)
 
 # %% ../nbs/06_runner.ipynb #97e493c1
 def start_run(nb: Path, name: str, tags: dict | None = None):
@@ -310,22 +213,28 @@ def _record(nb: Path, values: dict, env: dict, tags: dict | None, progress: bool
             tmp: Path) -> RunResult:
     "Create the run, execute the notebook on `kernel` (reset first if `reset`), write in what it recorded and the executed notebook, end the run."
     from agileml.recording import OUTBOX_ENV
+    executed = tmp / nb.name
     with _first_imports():
         client, run_id, outbox = _start_with_outbox(nb, _run_name(nb, values), tags, Path(env[OUTBOX_ENV]))
-        _ready_for_the_end()
-    executed = tmp / nb.name
-    try:
-        with sigterm_as_interrupt():
-            if reset: kernel.reset(nb.parent, env)
-            error = _execute(nb, executed, {**values, "run_id": run_id}, progress, kernel)
-        status = "FAILED" if error else "FINISHED"
-    except KeyboardInterrupt: error, status = "interrupted (Ctrl-C or SIGTERM)", "KILLED"
-    except KernelError as e: error, status = str(e), "FAILED"
+        ready = _ready_for_the_end()         # in the background, while the kernel starts and runs the notebook
+        error, status = _run_cells(nb, executed, {**values, "run_id": run_id}, env, progress, kernel, reset)
+        ready()
     error, status = _write_in(outbox, client, run_id, error, status)
     if executed.exists(): _attach_notebook(client, run_id, executed)
     if error: _mark_failed(client, run_id, error)
     client.set_terminated(run_id, status)
     return _result(client, run_id, error)
+
+def _run_cells(nb: Path, executed: Path, parameters: dict, env: dict, progress: bool, kernel: WarmKernel, reset: bool):
+    "Execute the notebook on `kernel` (reset first if `reset`, and then stopped while the run is written); (error, status)."
+    try:
+        with sigterm_as_interrupt():
+            if reset: kernel.reset(nb.parent, env)
+            error = _execute(nb, executed, parameters, progress, kernel)
+            if reset: threading.Thread(target=kernel.close, name="agileml-kernel-stop", daemon=True).start()
+        return error, "FAILED" if error else "FINISHED"
+    except KeyboardInterrupt: return "interrupted (Ctrl-C or SIGTERM)", "KILLED"
+    except KernelError as e: return str(e), "FAILED"
 
 def _start_with_outbox(nb: Path, name: str, tags: dict | None, folder: Path):
     "A new run (`start_run`) and the outbox at `folder` its notebook records into; (client, run id, outbox)."
@@ -351,9 +260,19 @@ def _first_imports():
         _imported.set()
 
 def _ready_for_the_end():
-    "What the end of a run needs (MLflow's model files, this thread's HTML exporter), imported and warmed while a new kernel starts."
-    import mlflow.pyfunc
-    _html_exporter()
+    """Import what the end of a run needs (MLflow's model files, skops for the model file) and warm an HTML exporter for this
+    thread, in a thread of its own (the kernel is starting, then running cells); the call it returns waits for that."""
+    if hasattr(_exporters, "html"): return lambda: None        # this thread has ended a run before: all imported and warm
+    made = []
+    def prepare():
+        import mlflow.pyfunc, skops.io
+        made.append(_warm_exporter())
+    preparing = threading.Thread(target=prepare, name="agileml-ready-for-the-end", daemon=True)
+    preparing.start()
+    def wait():
+        preparing.join()
+        if made: _exporters.html = made[0]
+    return wait
 
 def _write_in(outbox, client, run_id: str, error: str, status: str) -> tuple[str, str]:
     "Write what the notebook recorded into the run; if that fails, the run fails and says why (a stopped run stays KILLED)."

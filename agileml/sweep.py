@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from .config import ConfigError, UserError, parse_param_strings
 from .config import PROJECT_ENV, experiment_notebook, project_dir, text_table
-from .runner import RunResult, WarmKernel, read_params_file, run_notebook, sigterm_as_interrupt, start_run, validate
+from .kernel import WarmKernel
+from .runner import RunResult, read_params_file, run_notebook, sigterm_as_interrupt, start_run, validate
 
 # %% auto #0
 __all__ = ['MAX_GRID', 'COLUMNS', 'sweep_space', 'grid_size', 'point_at', 'points', 'label', 'validate_points', 'run_point',

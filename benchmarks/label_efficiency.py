@@ -20,18 +20,21 @@ import pandas as pd
 from measure import RESULTS, machine, save
 
 SEED_LABELS, BATCH = 100, 100
+DEFAULT_CORPORA = "20newsgroups,imdb"
 AGILEML_ORDERS, PLAIN = ("uncertainty", "random"), "plain margin loop"
 
 
 def plain_margin_loop(X, y, X_test, y_test, seed: int, budget: int) -> list[tuple[int, float]]:
-    "The textbook uncertainty sampling with scikit-learn alone, from the same seed of labelled texts as agileml's."
+    """The textbook uncertainty sampling with scikit-learn alone, from the same seed of labelled texts as agileml's. The
+    classifier is seeded (scikit-learn's LinearSVC shuffles its coordinates): unseeded, the loop's counts moved by a batch or
+    more from one run to the next, and a comparison with it could not be repeated."""
     from sklearn.svm import LinearSVC
     rng = np.random.default_rng(seed)
     labelled = np.zeros(len(y), bool)
     labelled[rng.choice(len(y), SEED_LABELS, replace=False)] = True
     curve = []
     while True:
-        clf = LinearSVC(C=1.0).fit(X[labelled], y[labelled])
+        clf = LinearSVC(C=1.0, random_state=seed).fit(X[labelled], y[labelled])
         curve.append((int(labelled.sum()), float((clf.predict(X_test) == y_test).mean())))
         if labelled.sum() >= budget: return curve
         rest = np.flatnonzero(~labelled)
@@ -71,7 +74,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--budget", default="20newsgroups=6000,imdb=15000", help="labels: N, or CORPUS=N,CORPUS=N")
-    ap.add_argument("--corpora", default="20newsgroups,imdb")
+    ap.add_argument("--corpora", default=DEFAULT_CORPORA, help="one corpus writes its own results file, so two can run side by side")
     a = ap.parse_args()
     started, load_before = time.time(), os.getloadavg()
     names = a.corpora.split(",")
@@ -85,7 +88,7 @@ def main():
         sim, r[name] = run_corpus(name, a.seeds, budgets[name])
         figures.append(sim.figure(name))
     r.update(load_after=os.getloadavg(), seconds=time.time() - started)
-    save("label_efficiency", r)
+    save("label_efficiency" + ("" if a.corpora == DEFAULT_CORPORA else "_" + "_".join(names)), r)
     for name, fig in zip(names, figures): fig.savefig(RESULTS / f"label_efficiency_{name}.png", dpi=90)
     plt.close("all")
     report(r)

@@ -13,7 +13,7 @@ call it:
   comes: `PRELOAD` imported with the collector frozen (the kernel), the run created and
   `_ready_for_the_end` done (the runner), then trained; so first-call costs are in, imports not;
 - five more rounds in that process (median): the steady state, as in a sweep's warm kernels.
-What the recording adds to the kernel's start (importing skops and agileml.recording) is measured
+What the recording adds to the kernel's start (importing agileml.recording; skops only until the runner saved the model file) is measured
 as how long a new kernel takes to answer (five each, median) importing all of `PRELOAD`, `PRELOAD`
 without those two, and nothing. The recording on the critical path is that difference, plus the
 notebook's steps, plus the runner's steps after the notebook (creating the run happens while the
@@ -27,7 +27,7 @@ from measure import isolated, machine, save
 
 PARAMS = dict(dataset="sms_spam", features="tfidf", model="linear_svc")
 RECORDING_MODULES = ("agileml.recording", "agileml.model_file", "agileml.tracking", "skops.io")     # what the kernel imports only to record
-AFTER_THE_NOTEBOOK = ("parent: write in what the notebook recorded (model's MLflow files, artifacts, values)",
+AFTER_THE_NOTEBOOK = ("parent: write in what the notebook recorded (the model file with skops, MLflow's files, artifacts, values)",
                       "parent: executed notebook and its HTML", "parent: end the run")
 
 
@@ -50,7 +50,7 @@ def one_round(nb, executed: Path, trained, outbox_dir: Path) -> dict:
     timed(s, "notebook: parameters", run.log_params, cfg.as_dict())
     timed(s, "notebook: data tags and summary", run.log_dataset, ds, split)
     timed(s, "notebook: evaluation (report, baselines, figure, scores)", run.log_evaluation, evaluation)
-    timed(s, "notebook: model (skops file, trust check, sha256)", log_model, run, pipeline, split.X_test[:3])
+    timed(s, "notebook: model (pickled into the outbox)", log_model, run, pipeline, split.X_test[:3])
     timed(s, "notebook: finish", run.finish)
     timed(s, AFTER_THE_NOTEBOOK[0], outbox.log_to, client, run_id)
     timed(s, AFTER_THE_NOTEBOOK[1], _attach_notebook, client, run_id, executed)
@@ -75,12 +75,13 @@ def train():
 def rounds_in_a_new_process(tracking_uri: str, executed: str) -> list[dict]:
     "A first round in a new process prepared as agileml train's two processes are, then five more; seconds by step."
     import gc, importlib
-    from agileml.runner import PRELOAD, _ready_for_the_end, experiment_notebook, start_run
+    from agileml.kernel import PRELOAD
+    from agileml.runner import _ready_for_the_end, experiment_notebook, start_run
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     for m in PRELOAD: importlib.import_module(m)
     gc.freeze()                                          # as the kernel does after importing PRELOAD
     start_run(experiment_notebook("train"), "warm-up")   # the runner has MLflow and its store open when the notebook ends
-    _ready_for_the_end()
+    _ready_for_the_end()()
     trained = train()
     with tempfile.TemporaryDirectory() as tmp:
         return [one_round(experiment_notebook("train"), Path(executed), trained, Path(tmp) / str(i)) for i in range(6)]
@@ -112,7 +113,7 @@ def parent_wait(tracking_uri: str) -> dict:
 def kernel_ready(modules) -> float:
     "Seconds from starting a kernel that imports `modules` at start, as a run's kernel does, to its first answer."
     from jupyter_client import KernelManager
-    from agileml.runner import _start_args
+    from agileml.kernel import _start_args
     t0 = time.perf_counter()
     km = KernelManager(kernel_name="python3")
     km.start_kernel(extra_arguments=_start_args(modules))
@@ -125,7 +126,7 @@ def kernel_ready(modules) -> float:
 
 
 def kernel_ready_costs() -> dict:
-    from agileml.runner import PRELOAD
+    from agileml.kernel import PRELOAD
     kinds = dict(preload=PRELOAD, without_recording=[m for m in PRELOAD if m not in RECORDING_MODULES], nothing=["os"])
     times = {k: [] for k in kinds}
     for _ in range(5):

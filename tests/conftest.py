@@ -92,14 +92,14 @@ def train_json(*params, env=None):
 _warm = {}
 
 def warm_kernel():
-    "This test process's warm kernel (runner.WarmKernel), started on first use and again if it died."
-    from agileml.runner import WarmKernel
+    "This test process's warm kernel (kernel.WarmKernel), started on first use and again if it died."
+    from agileml.kernel import WarmKernel
     if "kernel" not in _warm or not _warm["kernel"].alive(): _warm["kernel"] = WarmKernel()
     return _warm["kernel"]
 
 
 def train_warm(*params):
-    """The training notebook run in this test process on its warm kernel (runner.WarmKernel, started on first use): the run
+    """The training notebook run in this test process on its warm kernel (kernel.WarmKernel, started on first use): the run
     `agileml train -p ...` records, without the command's and a new kernel's start-up. For fixtures and tests whose subject is
     what a run is used for; tests of the command itself use `train_json`. The run must finish; its result as a dict."""
     from agileml.config import parse_param_strings
