@@ -12,8 +12,8 @@ __all__ = ['KERNEL_ARGS', 'PRELOAD', 'WARM_ENGINE', 'KernelError', 'WarmKernel',
 
 # %% ../nbs/06a_kernel.ipynb #3ab76040
 KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:memory:"]   # no start-up chatter, no history file
-# What the experiment notebooks import (not MLflow, nor skops: the runner writes what the notebook records into the run, and the model file):
-PRELOAD = ("agileml.config", "agileml.data", "agileml.catalog", "agileml.evaluate", "agileml.models", "agileml.recording", "pandas",
+# What the experiment notebooks and log_model import (not MLflow: the runner writes what the notebook records into the run):
+PRELOAD = ("agileml.config", "agileml.data", "agileml.catalog", "agileml.evaluate", "agileml.models", "agileml.recording", "skops.io", "pandas",
            "matplotlib.pyplot")
 def _start_args(modules) -> list[str]:
     """The kernel's arguments that import `modules` before it answers, with the collector off (its full scans would find

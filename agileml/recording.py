@@ -4,25 +4,24 @@
 
 # %% ../nbs/05c_recording.ipynb #c677e841
 from __future__ import annotations
-import io, json, os, pickle, tempfile, time
+import json, os, tempfile, time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from .config import UserError
 from .data import Dataset, Split, fingerprint, sha256_file
-from .model_file import MODEL_FILE, ModelError, model_example, save_model_file, write_mlflow_model
+from .model_file import MODEL_FILE, model_example, save_model_file, write_mlflow_model
 from .tracking import MODEL_DIR, NOTEBOOK_DIR, client, experiment_id, keep_alive, provenance_tags, ui_url
 if TYPE_CHECKING: from mlflow.tracking import MlflowClient     # the runner, not the kernel, writes into MLflow
 
 # %% auto #0
-__all__ = ['OUTBOX_ENV', 'RUN_FILE', 'MODEL_EXAMPLE', 'MODEL_PICKLE', 'EXECUTED_CELLS', 'SUMMARY', 'Outbox', 'runner_outbox',
-           'kernel_notebook', 'notebook_tags', 'executed_cells', 'TrainingRun', 'RunSummary', 'run_summary',
-           'log_model']
+__all__ = ['OUTBOX_ENV', 'RUN_FILE', 'MODEL_EXAMPLE', 'EXECUTED_CELLS', 'SUMMARY', 'Outbox', 'runner_outbox', 'kernel_notebook',
+           'notebook_tags', 'executed_cells', 'TrainingRun', 'RunSummary', 'run_summary', 'log_model']
 
 # %% ../nbs/05c_recording.ipynb #0b7c5e11
 OUTBOX_ENV = "AGILEML_OUTBOX"        # set by the runner in its kernel: where the notebook records the run it created
-RUN_FILE, MODEL_EXAMPLE, MODEL_PICKLE = "run.json", "model_example.json", "model.pickle"
+RUN_FILE, MODEL_EXAMPLE = "run.json", "model_example.json"
 
 class Outbox:
     "What a notebook records into one run, kept as files in `folder` until `log_to` writes them into MLflow."
@@ -72,20 +71,13 @@ class Outbox:
         "A matplotlib figure as a PNG artifact at `path`."
         with self._whole(self.folder / "artifacts" / path) as f: figure.savefig(f, format="png")
 
-    def add_model(self, pipeline, example: list[str]):
-        """The fitted pipeline, pickled, and what MLflow's model files need; `log_to` saves it as the run's model file. So a
-        kernel that records into the runner's outbox need not import skops (which lists every scikit-learn type as it is
-        imported: 0.5 s of every `agileml train`): the runner saves the file after the last cell."""
-        with self._whole(self.folder / MODEL_PICKLE) as f: f.write_bytes(_pickled(pipeline))
+    def add_model(self, pipeline, example: list[str]) -> str:
+        "The fitted pipeline as the run's model file (skops), with what MLflow's model files need; the file's sha256."
+        path = self.folder / "artifacts" / MODEL_DIR / MODEL_FILE
+        with self._whole(path) as f: save_model_file(pipeline, f)
         self._write(MODEL_EXAMPLE, model_example(pipeline, example))
-
-    def _save_model(self, folder: Path) -> str:
-        "The pickled pipeline as the model file (skops, checked for types nobody trusted) in `folder`, MLflow's files around it; its sha256."
-        path = folder / MODEL_FILE
-        with self._whole(path) as f: save_model_file(pickle.loads((self.folder / MODEL_PICKLE).read_bytes()), f)
-        write_mlflow_model(folder, self._read(MODEL_EXAMPLE, {}))
         digest = sha256_file(path)
-        self.add_tags({"agileml.model_sha256": digest})          # written last: a run stopped before it has no usable model
+        self.add_tags({"agileml.model_sha256": digest})          # last: a run stopped before it has no usable model
         return digest
 
     def summary(self) -> RunSummary:
@@ -97,28 +89,13 @@ class Outbox:
         "Write everything recorded here into run `run_id`: the model's MLflow files, the artifacts, then the values (tags last)."
         from mlflow.entities import Metric, Param, RunTag
         artifacts = self.folder / "artifacts"
-        if (self.folder / MODEL_PICKLE).exists(): self._save_model(artifacts / MODEL_DIR)
+        if (self.folder / MODEL_EXAMPLE).exists(): write_mlflow_model(artifacts / MODEL_DIR, self._read(MODEL_EXAMPLE, {}))
         if artifacts.is_dir(): c.log_artifacts(run_id, str(artifacts))
         params = [Param(k, v) for k, v in self._read("params.json", {}).items()]
         metrics = [Metric(k, v, when, 0) for k, v, when in self._read("metrics.json", [])]
         tags = [RunTag(k, v) for k, v in self._read("tags.json", {}).items()]
         for i in range(0, max(len(params), len(metrics), len(tags)), 100):      # MLflow takes 100 params and tags per batch
             c.log_batch(run_id, metrics=metrics[i:i + 100], params=params[i:i + 100], tags=tags[i:i + 100])
-
-def _pickled(pipeline) -> bytes:
-    "`pipeline` pickled; a `ModelError` if it holds a type defined in the notebook itself, which no other process can load."
-    in_notebook = set()
-    class Watching(pickle.Pickler):
-        def reducer_override(self, obj):
-            if type(obj).__module__ == "__main__": in_notebook.add(type(obj).__qualname__)
-            return NotImplemented
-    buf = io.BytesIO()
-    Watching(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(pipeline)
-    if in_notebook:
-        raise ModelError(f"the model holds types defined in the notebook itself ({', '.join(sorted(in_notebook))}), which no other "
-                         "process can load: define them in the library (nbs/), and add them to TRUSTED_TYPES "
-                         "(nbs/05b_model_file.ipynb) only if loading them cannot run code chosen by the file")
-    return buf.getvalue()
 
 def runner_outbox(run_id: str) -> Outbox | None:
     "The outbox the runner gave this kernel for run `run_id`, or None: then the run is recorded into MLflow directly."
@@ -291,9 +268,7 @@ def run_summary(c: MlflowClient, run_id: str) -> RunSummary:
     return RunSummary(run_id, {k: m[k] for k in SUMMARY if k in m}, ui_url(c, r))
 
 # %% ../nbs/05c_recording.ipynb #38ea6519
-def log_model(run: TrainingRun, pipeline, example: list[str]) -> str | None:
-    """Save `pipeline` into the run's `model/` artifacts with skops, with MLflow's files; the model file's sha256, or None
-    in a run `agileml run` records: its runner saves the file after the notebook's last cell."""
+def log_model(run: TrainingRun, pipeline, example: list[str]) -> str:
+    "Save `pipeline` into the run's `model/` artifacts with skops, with MLflow's files; returns the model file's sha256."
     run.check_open()
-    with run._recording() as box: box.add_model(pipeline, example)
-    return None if run.outbox else run.client.get_run(run.run_id).data.tags["agileml.model_sha256"]
+    with run._recording() as box: return box.add_model(pipeline, example)

@@ -260,12 +260,12 @@ def _first_imports():
         _imported.set()
 
 def _ready_for_the_end():
-    """Import what the end of a run needs (MLflow's model files, skops for the model file) and warm an HTML exporter for this
-    thread, in a thread of its own (the kernel is starting, then running cells); the call it returns waits for that."""
+    """Import what the end of a run needs (MLflow's model files) and warm an HTML exporter for this thread, in a thread of its
+    own (the kernel is starting, then running cells); the call it returns waits for that."""
     if hasattr(_exporters, "html"): return lambda: None        # this thread has ended a run before: all imported and warm
     made = []
     def prepare():
-        import mlflow.pyfunc, skops.io
+        import mlflow.pyfunc
         made.append(_warm_exporter())
     preparing = threading.Thread(target=prepare, name="agileml-ready-for-the-end", daemon=True)
     preparing.start()

@@ -13,7 +13,7 @@ call it:
   comes: `PRELOAD` imported with the collector frozen (the kernel), the run created and
   `_ready_for_the_end` done (the runner), then trained; so first-call costs are in, imports not;
 - five more rounds in that process (median): the steady state, as in a sweep's warm kernels.
-What the recording adds to the kernel's start (importing agileml.recording; skops only until the runner saved the model file) is measured
+What the recording adds to the kernel's start (importing skops and agileml.recording) is measured
 as how long a new kernel takes to answer (five each, median) importing all of `PRELOAD`, `PRELOAD`
 without those two, and nothing. The recording on the critical path is that difference, plus the
 notebook's steps, plus the runner's steps after the notebook (creating the run happens while the
@@ -27,7 +27,7 @@ from measure import isolated, machine, save
 
 PARAMS = dict(dataset="sms_spam", features="tfidf", model="linear_svc")
 RECORDING_MODULES = ("agileml.recording", "agileml.model_file", "agileml.tracking", "skops.io")     # what the kernel imports only to record
-AFTER_THE_NOTEBOOK = ("parent: write in what the notebook recorded (the model file with skops, MLflow's files, artifacts, values)",
+AFTER_THE_NOTEBOOK = ("parent: write in what the notebook recorded (model's MLflow files, artifacts, values)",
                       "parent: executed notebook and its HTML", "parent: end the run")
 
 
@@ -50,7 +50,7 @@ def one_round(nb, executed: Path, trained, outbox_dir: Path) -> dict:
     timed(s, "notebook: parameters", run.log_params, cfg.as_dict())
     timed(s, "notebook: data tags and summary", run.log_dataset, ds, split)
     timed(s, "notebook: evaluation (report, baselines, figure, scores)", run.log_evaluation, evaluation)
-    timed(s, "notebook: model (pickled into the outbox)", log_model, run, pipeline, split.X_test[:3])
+    timed(s, "notebook: model (skops file, trust check, sha256)", log_model, run, pipeline, split.X_test[:3])
     timed(s, "notebook: finish", run.finish)
     timed(s, AFTER_THE_NOTEBOOK[0], outbox.log_to, client, run_id)
     timed(s, AFTER_THE_NOTEBOOK[1], _attach_notebook, client, run_id, executed)

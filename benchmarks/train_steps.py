@@ -18,7 +18,7 @@ PARAMS = dict(dataset="sms_spam", features="tfidf", model="linear_svc")
 STEPS = [  # (label, where: a runner function or WarmKernel method)
     ("validate the parameters", "validate"), ("start the kernel", "WarmKernel.__init__"),
     ("of which: spawn the kernel's process", "jupyter_client.manager:KernelManager.start_kernel"),
-    ("create the run", "start_run"), ("in the background: an HTML exporter warmed (after importing MLflow's model files, skops)", "_warm_exporter"),
+    ("create the run", "start_run"), ("in the background: an HTML exporter warmed (after importing MLflow's model files)", "_warm_exporter"),
     ("wait for the kernel to answer (PRELOAD imported)", "WarmKernel.wait_ready"), ("reset the kernel", "WarmKernel.reset"),
     ("papermill: execute the notebook", "_execute"), ("write in what the notebook recorded", "_write_in"),
     ("attach the executed notebook and its HTML", "_attach_notebook"), ("end the run, read it back", "_result"),
