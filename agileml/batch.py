@@ -55,7 +55,7 @@ class Batch:
     objects: list | None = None  # dicts, once parsed
     lines: list | None = None    # the JSONL lines, as they are
 
-    def __len__(self): return len(self.texts)
+    def __len__(self): return self.table.num_rows if self.table is not None else len(self.texts)
 
     def as_objects(self) -> list[dict]:
         if self.objects is None:
@@ -77,11 +77,12 @@ class Batch:
         return cls(path, first, table.column(text_column).to_pylist() if text_column in table.schema.names else [], table)
 
     @classmethod
-    def of_lines(cls, path: Path, first: int, numbered: list[tuple], text_column: str) -> "Batch":
-        "From (line number, line) pairs of a JSONL file."
-        lines = [line for _, line in numbered]
+    def of_lines(cls, path: Path, first: int, chunk: tuple, text_column: str) -> "Batch":
+        "From a chunk of a JSONL file: the number of its first line, and its lines (blank ones are skipped)."
+        start, raw = chunk
+        lines = [line for line in raw if line.strip()]
         if (texts := _string_fields(lines, text_column)) is not None: return cls(path, first, texts, lines=lines)
-        objects = _json_objects(path, numbered)
+        objects = _json_objects(path, [(start + i, line) for i, line in enumerate(raw) if line.strip()])
         return cls(path, first, [o.get(text_column) for o in objects], objects=objects, lines=lines)
 
 def _string_fields(lines: list[str], name: str) -> list | None:
@@ -110,9 +111,14 @@ def _arrow_batches(path: Path, fmt: str):
                                                                    strings_can_be_null=False, quoted_strings_can_be_null=False))
         yield from (pa.Table.from_batches([b]) for b in reader)
 
-def _jsonl_lines(path: Path):
-    "The lines of a JSONL file that are not blank, with their numbers, as they are."
-    with open(path, encoding="utf-8-sig") as f: yield from ((n, line) for n, line in enumerate(f, 1) if line.strip())
+def _jsonl_chunks(path: Path, size: int):
+    "A JSONL file `size` lines at a time, as they are, each chunk with the number of its first line."
+    import itertools
+    with open(path, encoding="utf-8-sig") as f:
+        start = 1
+        while raw := list(itertools.islice(f, size)):
+            yield start, raw
+            start += len(raw)
 
 def _json_objects(path: Path, numbered: list[tuple]) -> list[dict]:
     "The JSON object of each (line number, line); a `DataError` naming the first line that holds none."
@@ -138,12 +144,12 @@ def _rebatched(tables, size: int):
 
 def _file_batches(path: Path, fmt: str, size: int, text_column: str):
     "Batches of at most `size` rows of one file; a file without the text column is refused with the columns it has."
-    import itertools
-    if fmt == "jsonl": lines = _jsonl_lines(path); chunks, make = iter(lambda: list(itertools.islice(lines, size)), []), Batch.of_lines
+    if fmt == "jsonl": chunks, make = _jsonl_chunks(path, size), Batch.of_lines
     else: chunks, make = _rebatched(_arrow_batches(path, fmt), size), Batch.of_table
     first = 0
     for chunk in chunks:
         batch = make(path, first, chunk, text_column)
+        if not len(batch): continue          # blank lines only
         if not first and text_column not in batch.columns:
             raise DataError(f"{path} has no column {text_column!r}; its columns are: {', '.join(map(str, batch.columns))}. "
                             "Choose it with --text-column")
@@ -247,13 +253,21 @@ def jsonl_text(batch: Batch, said: dict, classes: list[str], ids=None) -> str:
     key = _key(said)
     if batch.lines is None or batch.has_field((key, "scores", "decision_id")):
         return "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in scored_objects(batch, said, classes, ids))
+    import pyarrow as pa, pyarrow.compute as pc
     names = [json.dumps(c, ensure_ascii=False) for c in classes]
-    scores = "{{" + ", ".join(n.replace("{", "{{").replace("}", "}}") + ": {}" for n in names) + "}}"      # a float's str is its JSON
-    ids = [f'"decision_id": "{i}", ' for i in ids] if ids is not None else [""] * len(batch)
     as_json = dict(zip(classes, names))
-    said_json = [json.dumps(a, ensure_ascii=False) for a in said[key]] if key == "tags" else [as_json[a] for a in said[key]]
-    return "".join(f'{line.rstrip()[:-1]}, {i}"{key}": {a}, "scores": {scores.format(*s)}}}\n'
-                   for line, i, a, s in zip(batch.lines, ids, said_json, said["scores"].tolist()))
+    answers = [json.dumps(a, ensure_ascii=False) for a in said[key]] if key == "tags" else [as_json[a] for a in said[key]]
+    parts = [pc.utf8_slice_codeunits(pc.utf8_rtrim_whitespace(pa.array(batch.lines, pa.string())), 0, -1)]   # without its }
+    if ids is not None: parts += [pa.scalar(', "decision_id": "'), pa.array(ids, pa.string()), pa.scalar('"')]
+    parts += [pa.scalar(f', "{key}": '), pa.array(answers, pa.string()), pa.scalar(', "scores": {')]
+    for j, name in enumerate(names): parts += [pa.scalar(f'{", " if j else ""}{name}: '), _json_numbers(said["scores"][:, j])]
+    return "".join(pc.binary_join_element_wise(*parts, pa.scalar("}}\n"), "").to_pylist())      # column by column, in Arrow
+
+def _json_numbers(values):
+    "Floats as the text of JSON numbers, as an Arrow array: the shortest that reads back the same, a whole one with its .0."
+    import pyarrow as pa, pyarrow.compute as pc
+    text = pc.cast(pa.array(values, pa.float64()), pa.string())
+    return pc.if_else(pc.match_substring_regex(text, r"^-?[0-9]+$"), pc.binary_join_element_wise(text, ".0", ""), text)
 
 # %% ../nbs/14_batch.ipynb #8bd73943
 def batch_output(batch: Batch, said: dict, classes: list[str], fmt: str, separator: str = DEFAULT_SEPARATOR, ids=None) -> tuple:
@@ -336,10 +350,10 @@ def _worker_model(model_file: str, sha256: str, info: dict) -> ServedModel:
     return _WORKER_MODELS[(model_file, sha256)]
 
 def _worker_part(model: tuple, batch: Batch, top_k: int, min_score: float | None, fmt: str, separator: str, formatted: bool):
-    "On a Dask worker: a batch's answers, and (`formatted`) the batch in the output's format."
+    "On a Dask worker: the batch in the output's format (`formatted`), else its answers (for the decision log)."
     served = _worker_model(*model)
     said = answers(served, batch.texts, top_k, min_score)
-    return said, batch_output(batch, said, served.classes, fmt, separator) if formatted else None
+    return (None, batch_output(batch, said, served.classes, fmt, separator)) if formatted else (said, None)
 
 def _on_cluster(client, model: tuple, batches, in_flight: int, *args):
     "(batch, (answers, output or None)) in input order, made on the cluster's workers, at most `in_flight` batches out at once."

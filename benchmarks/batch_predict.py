@@ -9,8 +9,8 @@ measurement runs in a fresh process, so its peak memory (ru_maxrss) is its own:
 - `predict_file` reading each file, scoring it in batches of 1,000 through the compiled scorer and writing the same format;
 - `predict_file` on a local Dask cluster of 2 worker processes: started before the clock (a running cluster, its workers
   loading the model on first use), and started inside the timed call as `--workers 2` does.
-`pipeline.predict`, CSV in one process and the running cluster are measured twice, alternating, and the faster of each
-counts (this VM's speed drifts by 20% within minutes). Writes benchmarks/results/batch_predict.json.
+`pipeline.predict`, each format in one process and the running cluster are measured twice, alternating, and the faster of
+each counts (this VM's speed drifts by 20% within minutes). Writes benchmarks/results/batch_predict.json.
 """
 import argparse, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -80,15 +80,16 @@ def main():
         skops.io.dump(build_pipeline(experiment_config()).fit(split.X_train, split.y_train), tmp / MODEL_FILE)
         big, small = inputs(split.X_test, args.rows, tmp, ("csv", "jsonl", "parquet")), inputs(split.X_test, args.small, tmp, ("csv",))
         results["load_average_measured_from"] = os.getloadavg()[0]
-        rounds = [{task: child(tmp, task, big["csv"], tmp / f"{task}.csv") for task in ("pipeline", "one", "dask-running")}
-                  for _ in range(2)]
-        best = {task: min((r[task] for r in rounds), key=lambda m: m["seconds"]) for task in rounds[0]}
+        measured = [("pipeline", "pipeline", "csv"), ("one", "one", "csv"), ("jsonl", "one", "jsonl"), ("parquet", "one", "parquet"),
+                    ("dask-running", "dask-running", "csv")]          # (name, task, input format)
+        rounds = [{name: child(tmp, task, big[fmt], tmp / f"{name}.{fmt}") for name, task, fmt in measured} for _ in range(2)]
+        best = {name: min((r[name] for r in rounds), key=lambda m: m["seconds"]) for name in rounds[0]}
         results["rounds"] = rounds
         own = results["pipeline_predict"] = best["pipeline"]
         print(f"{args.rows:,} rows; pipeline.predict in memory {own['seconds']:6.2f} s, {args.rows / own['seconds']:9,.0f} rows/s")
         results["formats"] = {}
-        for fmt, source in big.items():
-            r = results["formats"][fmt] = best["one"] if fmt == "csv" else child(tmp, "one", source, tmp / f"out.{fmt}")
+        for fmt in big:
+            r = results["formats"][fmt] = best["one" if fmt == "csv" else fmt]
             r.update(rows_per_s=args.rows / r["seconds"], of_pipeline_predict=own["seconds"] / r["seconds"])
             print(f"predict_file {fmt:<8} {r['seconds']:6.2f} s, {r['rows_per_s']:9,.0f} rows/s, {r['of_pipeline_predict']:5.2f}x "
                   f"pipeline.predict; peak {r['peak_mib']:6.0f} MiB")
