@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_batch.ipynb #dfefb4a3
 from __future__ import annotations
-import csv, json, os, sys, tempfile
+import csv, dataclasses, json, os, sys, tempfile
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -349,17 +349,23 @@ def _worker_model(model_file: str, sha256: str, info: dict) -> ServedModel:
         _WORKER_MODELS[(model_file, sha256)] = ServedModel(read_model(model_file), info=info)
     return _WORKER_MODELS[(model_file, sha256)]
 
-def _worker_part(model: tuple, batch: Batch, top_k: int, min_score: float | None, fmt: str, separator: str, formatted: bool):
+def _worker_part(model: tuple, batch: Batch, text_column: str, top_k: int, min_score: float | None, fmt: str, separator: str,
+                 formatted: bool):
     "On a Dask worker: the batch in the output's format (`formatted`), else its answers (for the decision log)."
     served = _worker_model(*model)
-    said = answers(served, batch.texts, top_k, min_score)
+    texts = batch.texts if batch.texts is not None else batch.table.column(text_column).to_pylist()
+    said = answers(served, texts, top_k, min_score)
     return (None, batch_output(batch, said, served.classes, fmt, separator)) if formatted else (said, None)
+
+def _sent(batch: Batch) -> Batch:
+    "What a worker gets of a batch: a table without its texts beside it (they are in the table: sent once, not twice)."
+    return dataclasses.replace(batch, texts=None) if batch.table is not None else batch
 
 def _on_cluster(client, model: tuple, batches, in_flight: int, *args):
     "(batch, (answers, output or None)) in input order, made on the cluster's workers, at most `in_flight` batches out at once."
     pending = deque()
     for batch in batches:
-        pending.append((batch, client.submit(_worker_part, model, batch, *args, pure=False)))
+        pending.append((batch, client.submit(_worker_part, model, _sent(batch), *args, pure=False)))
         if len(pending) >= in_flight: b, future = pending.popleft(); yield b, future.result()
     while pending: b, future = pending.popleft(); yield b, future.result()
 
@@ -415,8 +421,8 @@ def predict_file(model: ServedModel, source, output="-", text_column: str = "tex
     model_file = (*model_file_of(model), model.info) if cluster else None
     with cluster or contextlib.nullcontext(), _Aside(output) as f, \
          tqdm(disable=not progress, unit=" rows", unit_scale=True, desc="scoring", file=sys.stderr) as bar:
-        scored = _on_cluster(cluster.client, model_file, batches, 2 * cluster.slots, top_k, min_score, fmt, separator, not log) \
-            if cluster else _in_process(model, batches, top_k, min_score)
+        scored = _in_process(model, batches, top_k, min_score) if not cluster else \
+            _on_cluster(cluster.client, model_file, batches, 4 * cluster.slots, text_column, top_k, min_score, fmt, separator, not log)
         writer = Writer(f, fmt)
         try:
             for batch, (said, part) in scored:        # with a log, the ids it gives are written beside the rows
