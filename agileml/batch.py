@@ -405,7 +405,7 @@ def model_file_of(model: ServedModel) -> tuple[str, str]:
     path = Path(model.info["source"]) / MODEL_FILE
     return str(path), sha256_file(path)
 
-def predict_file(model: ServedModel, source, output="-", text_column: str = "text", batch_size: int = 1000,
+def predict_file(model: ServedModel, source, output="-", text_column: str = "text", batch_size: int = 5000,
                  progress: bool = False, top_k: int = 0, min_score: float | None = None, log=None,
                  cluster: Cluster | None = None) -> int:
     """Score every row of `source` (a file or a folder of them) into `output` a batch at a time; the number of rows. `log`: a

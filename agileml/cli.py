@@ -340,7 +340,7 @@ def predict(source: str = typer.Argument(..., help="CSV, TSV, JSONL or Parquet f
             output: str = typer.Option("-", "-o", "--output", help=".csv, .tsv, .jsonl or .parquet file; - for the input's format on stdout"),
             model: str = typer.Option("champion", help="'champion', a run id, or an MLflow model folder"),
             text_column: str = typer.Option("text", help="the column holding the texts"),
-            batch_size: int = typer.Option(1000, help="texts per call into the model"),
+            batch_size: int = typer.Option(5000, help="texts per call into the model"),
             top_k: int = typer.Option(0, help="tag models: at most this many tags per text, most probable first; 0: the model's own"),
             min_score: Optional[float] = typer.Option(None, help="tag models: every tag at least this probable, instead of the model's thresholds"),
             log: bool = typer.Option(False, "--log", help="record every answer in the decision log for curation (its decision_id "

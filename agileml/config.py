@@ -97,8 +97,9 @@ class Param:
         "The accepted values as a person reads them."
         if self.choices: return " | ".join(map(str, self.choices))
         if self.lo is None and self.hi is None: return "any"
-        return ", ".join(([f"{'>' if self.lo_open else '>='} {self.lo:g}"] if self.lo is not None else [])
-                         + ([f"{'<' if self.hi_open else '<='} {self.hi:g}"] if self.hi is not None else []))
+        shown = lambda v: str(int(v)) if float(v).is_integer() else f"{v:g}"      # 2147483647, not 2.14748e+09
+        return ", ".join(([f"{'>' if self.lo_open else '>='} {shown(self.lo)}"] if self.lo is not None else [])
+                         + ([f"{'<' if self.hi_open else '<='} {shown(self.hi)}"] if self.hi is not None else []))
 
 # %% ../nbs/00_config.ipynb #4b55d465
 def _bound(text: str, where: str) -> float | None:

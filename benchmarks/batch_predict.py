@@ -6,7 +6,7 @@ The default SMS model (tf-idf words 1-2, linear SVM) trained on SMS Spam's seede
 its 1,115 test texts repeated to `--rows` rows (and `--small` rows) with an `id` column, as CSV, JSONL and Parquet. Each
 measurement runs in a fresh process, so its peak memory (ru_maxrss) is its own:
 - `pipeline.predict` over the texts already in memory (reading them is not timed);
-- `predict_file` reading each file, scoring it in batches of 1,000 through the compiled scorer and writing the same format;
+- `predict_file` reading each file, scoring it in batches of 5,000 (the default) through the compiled scorer and writing the same format;
 - `predict_file` on a local Dask cluster of 2 worker processes: started before the clock (a running cluster, its workers
   loading the model on first use), and started inside the timed call as `--workers 2` does.
 `pipeline.predict`, each format in one process and the running cluster are measured twice, alternating, and the faster of
