@@ -353,7 +353,7 @@ def _worker_part(model: tuple, batch: Batch, text_column: str, top_k: int, min_s
                  formatted: bool):
     "On a Dask worker: the batch in the output's format (`formatted`), else its answers (for the decision log)."
     served = _worker_model(*model)
-    texts = batch.texts if batch.texts is not None else batch.table.column(text_column).to_pylist()
+    texts = batch.texts if batch.texts is not None else Batch.of_table(batch.path, batch.first, batch.table, text_column).texts
     said = answers(served, texts, top_k, min_score)
     return (None, batch_output(batch, said, served.classes, fmt, separator)) if formatted else (said, None)
 

@@ -151,9 +151,9 @@ def _execute(nb: Path, executed: Path, parameters: dict, progress: bool, kernel:
     import papermill
     from nbclient.exceptions import DeadKernelError
     try:
-        papermill.execute_notebook(str(nb), str(executed), parameters=parameters, kernel_name="python3",
-                                   request_save_on_cell_execute=False, progress_bar=progress, log_output=False, engine_name=WARM_ENGINE, warm=kernel,
-                                   save_to=str(executed))
+        papermill.execute_notebook(str(nb), str(executed), parameters=parameters, kernel_name="python3", progress_bar=progress,
+                                   log_output=False, request_save_on_cell_execute=False,      # written once, at the end
+                                   engine_name=WARM_ENGINE, warm=kernel, save_to=str(executed))
     except (papermill.PapermillExecutionError, DeadKernelError, Stopped) as e:
         if kernel.stopping.is_set(): raise KeyboardInterrupt from None     # stopped: the cell was interrupted
         if isinstance(e, DeadKernelError): return f"the kernel died: {e}"
