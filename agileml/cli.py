@@ -50,10 +50,11 @@ def _project(ctx: typer.Context,
     if how != "current folder": typer.echo(f"agileml: working on the project in {where} ({how}), not the current folder", err=True)
 
 # %% ../nbs/07_cli.ipynb #72b2b9d9
-def _run(notebook: str, param: list[str], params_file: str | None, as_json: bool):
-    "Execute an experiment with its parameters, print the result, and exit as the run ended."
+def _run(notebook: str, param: list[str], params_file: str | None, as_json: bool, check=None):
+    "Execute an experiment with its parameters (`check(params)` first, when given), print the result, and exit as the run ended."
     from agileml.runner import read_params_file, run_notebook
     params = {**(read_params_file(params_file) if params_file else {}), **parse_param_strings(param)}
+    if check: check(params)
     result = run_notebook(notebook, params, progress=sys.stderr.isatty() and not as_json,
                           say=lambda note: typer.echo(note, err=as_json))
     emit(result.to_dict(), as_json, result.report())
@@ -80,7 +81,8 @@ def train(param: List[str] = _PARAM, params_file: Optional[str] = _PARAMS_FILE, 
 @friendly
 def simulate(param: List[str] = _PARAM, params_file: Optional[str] = _PARAMS_FILE, as_json: bool = _JSON_RESULT):
     "Simulate curation on a labelled dataset, the queue's orders against random: `agileml run simulate`, one recorded run."
-    _run("simulate", param, params_file, as_json)
+    from agileml.simulation import queue_orders
+    _run("simulate", param, params_file, as_json, check=lambda p: queue_orders(str(p["orders"])) if "orders" in p else None)
 
 _review_app = typer.Typer(help="Review what a run learned from.", no_args_is_help=True, **PLAIN)
 app.add_typer(_review_app, name="review")

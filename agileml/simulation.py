@@ -11,8 +11,8 @@ from .config import UserError
 
 
 # %% auto #0
-__all__ = ['TARGETS', 'queue_keys', 'learning_curve', 'labels_needed', 'curve_area', 'Simulation', 'Pool', 'curation_pool',
-           'simulate_curation']
+__all__ = ['TARGETS', 'queue_keys', 'queue_orders', 'learning_curve', 'labels_needed', 'curve_area', 'Simulation', 'Pool',
+           'curation_pool', 'simulate_curation']
 
 # %% ../nbs/20_simulation.ipynb #0764240b
 TARGETS = (0.95, 0.98, 0.99)     # shares of the full pool's accuracy at which the labels needed are counted
@@ -28,6 +28,14 @@ def queue_keys(order: str, scores: np.ndarray, classes: list[str], draw: np.ndar
     if order == "newest": return -np.arange(len(draw), dtype=float)
     rows = np.column_stack([-scores, scores]) if scores.ndim == 1 else scores     # two classes: one signed margin
     return np.array([uncertainty(dict(zip(classes, r))) for r in rows])
+
+def queue_orders(text: str) -> list[str]:
+    "The queue orders named in `text`, comma-separated, each one the queue has; a `UserError` naming the accepted ones."
+    from agileml.curation import QUEUE_ORDERS, check_order
+    orders = [check_order(o.strip()) for o in text.split(",") if o.strip()]
+    if not orders: raise UserError(f"no queue order given: name one or more of {', '.join(QUEUE_ORDERS)}, comma-separated")
+    return orders
+
 
 # %% ../nbs/20_simulation.ipynb #05b83ecf
 def _scores(classifier, X) -> np.ndarray:

@@ -24,6 +24,8 @@ def test_ill_typed_and_out_of_range_values_are_refused_together(store):
     assert "test_size='abc' is not a valid float" in out.stderr
     assert "ngram_max=9 is out of range" in out.stderr
     assert "model='bert' is not one of: logreg, linear_svc, sgd, nb, nbsvm" in out.stderr
+    out = agileml("simulate", "-p", "orders=uncertainty,sideways", check=2)     # a list the declaration cannot check
+    assert "no queue order 'sideways': accepted: uncertainty, newest, random" in out.stderr
     assert runs(store) == []
 
 
