@@ -94,7 +94,9 @@ def review_labels(run: str = typer.Argument(..., help="the run whose training ro
                                              "right?\" (the decision log: $AGILEML_DECISIONS_URL, else decisions.db beside the store)"),
                   as_json: bool = _JSON_RESULT):
     "Suspected label errors among a run's training rows (cleanlab): the `label_review` notebook, recorded as a run."
-    _run("label_review", [f"run={run}", *param, *(["queue=true"] if queue else [])], None, as_json)
+    from agileml.review import check_reviewable
+    _run("label_review", [f"run={run}", *param, *(["queue=true"] if queue else [])], None, as_json,
+         check=lambda _: check_reviewable(run))
 
 # %% ../nbs/07_cli.ipynb #ece461a4
 @app.command()

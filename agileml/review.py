@@ -11,7 +11,8 @@ from .config import UserError
 from .data import Split, is_multilabel
 
 # %% auto #0
-__all__ = ['REVIEW_C', 'out_of_fold_probabilities', 'label_issues', 'LabelReview', 'review_labels', 'queue_label_checks']
+__all__ = ['REVIEW_C', 'out_of_fold_probabilities', 'label_issues', 'LabelReview', 'review_labels', 'check_reviewable',
+           'queue_label_checks']
 
 # %% ../nbs/19_review.ipynb #5f41c97d
 REVIEW_C = 10.0    # the logistic regression's C: at scikit-learn's 1.0 its probabilities on tf-idf are too flat for cleanlab
@@ -82,6 +83,20 @@ def review_labels(run, folds: int = 5, C: float = REVIEW_C) -> LabelReview:
     given = [list(map(str, split.y_train[r])) if y.ndim == 2 else [str(split.y_train[r])] for r in flags.row]
     scores = [{c: round(float(p), 6) for c, p in zip(classes, probabilities[r])} for r in flags.row]
     return LabelReview(flags, len(split.X_train), "tags" if y.ndim == 2 else "label", given, scores)
+
+def check_reviewable(run_id: str):
+    """Refuse, before a review starts (and is recorded as a run): a run the store does not hold, or one whose data files
+    are gone, each named. Only absolute paths are looked for here (what `agileml run` records); a registry dataset and
+    a relative path are looked for by the review itself, which says where."""
+    from pathlib import Path
+    from agileml.catalog import REGISTRY
+    from agileml.data import DataError
+    from agileml.tracking import get_run
+    params = get_run(run_id).data.params
+    named = [params.get("dataset", ""), *params.get("extra_data", "").split(",")]
+    gone = [p for p in map(str.strip, named) if p not in REGISTRY and Path(p).is_absolute() and not Path(p).exists()]
+    if gone: raise DataError(f"run {run_id} was trained on data that is gone: no such file or folder: {', '.join(gone)}. "
+                             "Put it back at that path to review the run's labels")
 
 # %% ../nbs/19_review.ipynb #d82f7a04
 def queue_label_checks(engine, review: LabelReview, run_id: str) -> int:

@@ -12,7 +12,7 @@ import yaml
 from .config import (PROJECT_ENV, RUNNER_PARAMS, Config, ConfigError, check_combinations, declarations, experiment_notebook,
                             experiments_dir, project_dir, typed_values)
 from .catalog import REGISTRY, data_home, dataset_from
-from .data import sha256_file
+from .data import FILE_FORMATS, sha256_file
 from .kernel import WARM_ENGINE, KernelError, Stopped, WarmKernel
 
 # %% auto #0
@@ -42,13 +42,22 @@ def read_params_file(path) -> dict:
     return data
 
 
-def _absolute_dataset(params: dict) -> dict:
-    "`dataset` as an absolute path to an existing file or folder, unless it names a registry dataset."
-    ds = params.get("dataset")
-    if not isinstance(ds, str) or ds in REGISTRY: return params
-    if not Path(ds).exists():
-        raise ConfigError(f"dataset={ds!r} is neither a registry dataset ({', '.join(REGISTRY)}) nor an existing file or folder")
-    return {**params, "dataset": str(Path(ds).resolve())}
+def _absolute_paths(params: dict) -> dict:
+    """`dataset` (unless it names a registry dataset) and every `extra_data` file as absolute paths to what exists: the
+    kernel works in the notebook's folder, so a path is read from the folder the command was given it in."""
+    ds, extra = params.get("dataset"), params.get("extra_data")
+    if isinstance(ds, str) and ds not in REGISTRY:
+        if not Path(ds).exists():
+            raise ConfigError(f"dataset={ds!r} is neither a registry dataset ({', '.join(REGISTRY)}) nor an existing file or folder")
+        params = {**params, "dataset": str(Path(ds).resolve())}
+    if isinstance(extra, str) and extra.strip():
+        files = [p.strip() for p in extra.split(",") if p.strip()]
+        if gone := [p for p in files if not Path(p).is_file()]:
+            raise ConfigError(f"extra_data: no such file: {', '.join(gone)} (looked in {Path.cwd()}). Give existing "
+                              f"{'/'.join(sorted(set(FILE_FORMATS.values())))} files, comma-separated, as `agileml feedback "
+                              "export` writes them")
+        params = {**params, "extra_data": ",".join(str(Path(p).resolve()) for p in files)}
+    return params
 
 def check_data(values: dict) -> tuple[dict, str]:
     """Load a file or folder dataset once, so that data the run could not use is refused before a kernel starts; the
@@ -60,7 +69,7 @@ def check_data(values: dict) -> tuple[dict, str]:
 def validate(nb: Path, params: dict, say=None) -> dict:
     """The typed parameters of a run of `nb` (defaults filled in, and what reading its data chose), or one `UserError` saying
     what is wrong; `say` is given what was chosen, if anything was."""
-    values = typed_values(declarations(nb), _absolute_dataset(params))
+    values = typed_values(declarations(nb), _absolute_paths(params))
     check_combinations(values)
     chosen, note = check_data(values)
     if note and say: say(note)

@@ -3,8 +3,8 @@ flipped; the flags in the curator's queue, judged on the page, and the correctio
 import json
 import random
 import pytest
-from conftest import (ARTIFACTS, HTTP, cli, current_text, explained, module_store, press, require_dataset, sign_in, start_server,
-                      stop, train_warm, wait_for)
+from conftest import (ARTIFACTS, HTTP, cli, current_text, explained, module_store, press, require_dataset, runs, sign_in,
+                      start_server, stop, train_warm, wait_for)
 
 TOKEN = "label-checkers"
 
@@ -42,7 +42,7 @@ def test_review_labels_flags_the_flipped_rows_and_records_them(noisy):
     assert "queued" not in run.data.metrics                                   # the queue only when asked
 
 
-def test_flags_queued_are_judged_on_the_page_and_the_corrections_retrain(noisy, browser, tmp_path):
+def test_flags_queued_are_judged_on_the_page_and_the_corrections_retrain(noisy, browser, tmp_path, monkeypatch):
     review = json.loads(cli("review", "labels", noisy["run"], "--queue", "--json", check=0).stdout)
     flagged, queued = int(review["metrics"]["flagged"]), int(review["metrics"]["queued"])
     assert 0 < queued <= flagged                                              # a text twice in the data is one check
@@ -82,15 +82,21 @@ def test_flags_queued_are_judged_on_the_page_and_the_corrections_retrain(noisy, 
     corrected = sum(judged[t] != next(r["label"] for r in noisy["rows"] if r["text"] == t) for t in judged)
     assert corrected >= 6                                      # most flags were flipped rows
     from agileml.tracking import get_run
-    retrained = get_run(train_warm(f"dataset={noisy['path']}", f"extra_data={export['path']}")["run_id"])
+    monkeypatch.chdir(tmp_path)                                # the export named as a person would, from its folder
+    retrained = get_run(train_warm(f"dataset={noisy['path']}", "extra_data=checked.jsonl")["run_id"])
+    assert retrained.data.params["extra_data"] == str((tmp_path / "checked.jsonl").resolve())
     tags = retrained.data.tags
     assert (tags["agileml.training_rows_relabelled"], tags["agileml.extra_rows"]) == (str(corrected), "0")
 
 
-def test_a_review_of_a_run_whose_data_is_gone_says_which_data_and_where(noisy):
+def test_a_review_of_a_run_whose_data_is_gone_says_which_data_and_where_before_any_run(noisy):
     gone = noisy["folder"] / "gone.jsonl"
     gone.write_text(noisy["path"].read_text())
     run = train_warm(f"dataset={gone}")["run_id"]
     gone.unlink()
-    out = cli("review", "labels", run)
-    assert out.returncode == 1 and str(gone) in out.stdout + out.stderr, out.stdout + out.stderr
+    before = len(runs(noisy["uri"]))
+    out = cli("review", "labels", run, check=2)
+    assert f"run {run} was trained on data that is gone: no such file or folder: {gone}" in out.stderr, out.stderr
+    out = cli("review", "labels", "0123456789abcdef", check=2)           # a mistyped run id
+    assert "no run '0123456789abcdef' in the tracking store" in out.stderr and "Traceback" not in out.stderr
+    assert len(runs(noisy["uri"])) == before                              # nothing recorded: no FAILED review run

@@ -29,6 +29,13 @@ def test_ill_typed_and_out_of_range_values_are_refused_together(store):
     assert runs(store) == []
 
 
+def test_extra_data_that_is_not_there_is_refused_before_any_run(store):
+    out = agileml("train", "-p", "extra_data=curated.jsonl,nothere.csv", check=2)       # in the project's folder
+    assert f"extra_data: no such file: curated.jsonl, nothere.csv (looked in {ROOT})" in out.stderr, out.stderr
+    assert "csv/fasttext/jsonl/parquet/tsv files, comma-separated" in out.stderr and "Traceback" not in out.stderr
+    assert runs(store) == []
+
+
 def test_params_lists_every_parameter_with_type_default_and_help():
     rows = {r["name"]: r for r in json.loads(agileml("params", "train", "--json", check=0).stdout)}
     assert rows["test_size"] == dict(name="test_size", type="float", default="0.2", accepted="> 0, <= 1",
