@@ -92,11 +92,11 @@ def check_reviewable(run_id: str):
     from agileml.catalog import REGISTRY
     from agileml.data import DataError
     from agileml.tracking import get_run
-    params = get_run(run_id).data.params
-    named = [params.get("dataset", ""), *params.get("extra_data", "").split(",")]
+    run = get_run(run_id)
+    named = [run.data.params.get("dataset", ""), *run.data.params.get("extra_data", "").split(",")]
     gone = [p for p in map(str.strip, named) if p not in REGISTRY and Path(p).is_absolute() and not Path(p).exists()]
-    if gone: raise DataError(f"run {run_id} was trained on data that is gone: no such file or folder: {', '.join(gone)}. "
-                             "Put it back at that path to review the run's labels")
+    if gone: raise DataError(f"run {run.info.run_id} was trained on data that is gone: no such file or folder: "
+                             f"{', '.join(gone)}. Put it back at that path to review the run's labels")
 
 # %% ../nbs/19_review.ipynb #d82f7a04
 def queue_label_checks(engine, review: LabelReview, run_id: str) -> int:
