@@ -14,8 +14,8 @@ from .config import UserError
 # %% auto #0
 __all__ = ['TASKS', 'FILE_FORMATS', 'TABLE_FORMATS', 'LABEL_NAMES', 'TAG_COLUMNS', 'TAG_SEPARATORS', 'DataError', 'fingerprint',
            'Dataset', 'is_multilabel', 'labels_for_task', 'read_fasttext', 'read_parquet_table', 'read_frame',
-           'file_lines', 'blank_rows_message', 'load_file', 'load_folder', 'sha256_stream', 'sha256_file', 'Split',
-           'split_dataset', 'extra_datasets']
+           'file_lines', 'comma_list', 'blank_rows_message', 'load_file', 'load_folder', 'sha256_stream', 'sha256_file',
+           'Split', 'split_dataset', 'extra_datasets']
 
 # %% ../nbs/01_data.ipynb #be623a59
 class DataError(UserError):
@@ -233,9 +233,9 @@ def _missing_columns_message(path, missing: str, df: pd.DataFrame, header: bool)
                 f"-p label_column=1); this file has {df.shape[1]} columns")
     return f"{path} has no column {missing!r}; its columns are: {cols}. Choose them with -p text_column=... -p label_column=..."
 
-def _column_names(spec: str) -> list[str]:
-    "`'title,body'` as `['title', 'body']`: the columns joined into the text."
-    return [c.strip() for c in str(spec).split(",") if c.strip()]
+def comma_list(value: str) -> list[str]:
+    "The items of a comma-separated value, spaces around each ignored: `'title, body'` as `['title', 'body']`."
+    return [c.strip() for c in str(value).split(",") if c.strip()]
 
 def blank_rows_message(path, fmt: str, column: str, blank: list[int], header: bool = True) -> str:
     "How many rows have no text in `column`, and on which lines of the file."
@@ -258,7 +258,7 @@ def _read_table(path, fmt: str, text_column: str, label_column: str, header: boo
                 task: str = "auto") -> dict:
     "Texts (the named columns joined by a line break), labels, and what was chosen in reading them, from a table file."
     df = read_frame(path, fmt, header)
-    text_columns = _column_names(text_column)
+    text_columns = comma_list(text_column)
     label_column, label_separator, chosen, why = _choose_labels(df, path, text_columns, str(label_column), label_separator, task)
     missing = [c for c in text_columns + [label_column] if c not in df.columns]
     if missing: raise DataError(_missing_columns_message(path, missing[0], df, header))
@@ -371,4 +371,4 @@ def _with_extra(split: Split, extra: list[Dataset]) -> Split:
 def extra_datasets(paths: str, base: Dataset) -> list[Dataset]:
     "The dataset files named in `paths` (comma-separated), read for `base`'s task: rows to add to its training part."
     task = "multi" if base.multilabel else "single"
-    return [load_file(p.strip(), task=task, min_classes=1) for p in str(paths).split(",") if p.strip()]
+    return [load_file(p, task=task, min_classes=1) for p in comma_list(paths)]

@@ -90,11 +90,11 @@ def check_reviewable(run_id: str):
     a relative path are looked for by the review itself, which says where."""
     from pathlib import Path
     from agileml.catalog import REGISTRY
-    from agileml.data import DataError
+    from agileml.data import DataError, comma_list
     from agileml.tracking import get_run
     run = get_run(run_id)
-    named = [run.data.params.get("dataset", ""), *run.data.params.get("extra_data", "").split(",")]
-    gone = [p for p in map(str.strip, named) if p not in REGISTRY and Path(p).is_absolute() and not Path(p).exists()]
+    named = [run.data.params.get("dataset", "").strip(), *comma_list(run.data.params.get("extra_data", ""))]
+    gone = [p for p in named if p not in REGISTRY and Path(p).is_absolute() and not Path(p).exists()]
     if gone: raise DataError(f"run {run.info.run_id} was trained on data that is gone: no such file or folder: "
                              f"{', '.join(gone)}. Put it back at that path to review the run's labels")
 

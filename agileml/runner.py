@@ -12,7 +12,7 @@ import yaml
 from .config import (PROJECT_ENV, RUNNER_PARAMS, Config, ConfigError, check_combinations, declarations, experiment_notebook,
                             experiments_dir, project_dir, typed_values)
 from .catalog import REGISTRY, data_home, dataset_from
-from .data import FILE_FORMATS, sha256_file
+from .data import FILE_FORMATS, comma_list, sha256_file
 from .kernel import WARM_ENGINE, KernelError, Stopped, WarmKernel
 
 # %% auto #0
@@ -51,7 +51,7 @@ def _absolute_paths(params: dict) -> dict:
             raise ConfigError(f"dataset={ds!r} is neither a registry dataset ({', '.join(REGISTRY)}) nor an existing file or folder")
         params = {**params, "dataset": str(Path(ds).resolve())}
     if isinstance(extra, str) and extra.strip():
-        files = [p.strip() for p in extra.split(",") if p.strip()]
+        files = comma_list(extra)
         if gone := [p for p in files if not Path(p).is_file()]:
             raise ConfigError(f"extra_data: no such file: {', '.join(gone)} (looked in {Path.cwd()}). Give existing "
                               f"{'/'.join(sorted(set(FILE_FORMATS.values())))} files, comma-separated, as `agileml feedback "

@@ -32,7 +32,8 @@ def queue_keys(order: str, scores: np.ndarray, classes: list[str], draw: np.ndar
 def queue_orders(text: str) -> list[str]:
     "The queue orders named in `text`, comma-separated, each one the queue has; a `UserError` naming the accepted ones."
     from agileml.curation import QUEUE_ORDERS, check_order
-    orders = [check_order(o.strip()) for o in text.split(",") if o.strip()]
+    from agileml.data import comma_list
+    orders = [check_order(o) for o in comma_list(text)]
     if not orders: raise UserError(f"no queue order given: name one or more of {', '.join(QUEUE_ORDERS)}, comma-separated")
     return orders
 
