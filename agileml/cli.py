@@ -148,7 +148,8 @@ def runs(ctx: typer.Context,
     from agileml.registry import list_runs
     rows = list_runs(dataset, status, sort, limit)
     shown = [{**r, "run": r["run_id"][:8], "champion": "*" if r["champion"] else ""} for r in rows]
-    cols = ["run", "start", "status", "dataset", "features", "model", "accuracy", "macro_f1", "mcc", "micro_f1", "champion"]
+    cols = ["run", "start", "status", "experiment", "dataset", "features", "model", "accuracy", "macro_f1", "mcc", "micro_f1",
+            "champion"]
     if not rows:
         typer.echo("no runs match" if dataset or status else "no runs recorded yet in this tracking store", err=True)
         raise typer.Exit(1)

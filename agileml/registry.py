@@ -30,8 +30,9 @@ def champion_version(c: MlflowClient | None = None):
     except MlflowException: return None
 
 def _row(r, champion_run: str | None) -> dict:
-    "One line of the runs table."
+    "One line of the runs table; `experiment`: the notebook the run executed (train, label_review, simulate, ...)."
     return dict(run_id=r.info.run_id, start=_when(r.info.start_time), status=r.info.status,
+                experiment=Path(r.data.tags.get("agileml.notebook", "train.ipynb")).stem,
                 dataset=r.data.tags.get("agileml.dataset", r.data.params.get("dataset", "")),
                 features=r.data.params.get("features", ""), model=r.data.params.get("model", ""),
                 **{m: r.data.metrics.get(m) for m in SCORES}, champion=r.info.run_id == champion_run)

@@ -40,6 +40,8 @@ def test_review_labels_flags_the_flipped_rows_and_records_them(noisy):
     assert 0 < len(flags) < trained and hits / len(flags) >= 0.6           # the floor for precision
     assert (flags.given != flags.suggested).mean() > 0.9 and flags.label_quality.is_monotonic_increasing
     assert "queued" not in run.data.metrics                                   # the queue only when asked
+    listed = {r["run_id"]: r["experiment"] for r in json.loads(cli("runs", "--json", check=0).stdout)}
+    assert (listed[run.info.run_id], listed[noisy["run"]]) == ("label_review", "train")     # what each run is, in the list
 
 
 def test_flags_queued_are_judged_on_the_page_and_the_corrections_retrain(noisy, browser, tmp_path, monkeypatch):
