@@ -8,6 +8,7 @@ import csv, hashlib, html, json, os, re, subprocess, sys, time
 from pathlib import Path
 import sqlalchemy as sa
 from .config import UserError, experiments_dir, project_dir
+from .data import comma_list
 from .decisions import DECISIONS, VERDICTS, iso_time, parse_since, shown_url, store_folder, text_sha256
 
 # %% auto #0
@@ -163,7 +164,7 @@ RETRAIN_TAG = "agileml.needs_retrain"      # on a run trained on a file that hel
 def _training_files(run) -> list[str]:
     "The files a run trained on: its dataset's, and its extra_data files."
     tags = run.data.tags
-    return [s for s in [tags.get("agileml.data_source", ""), *tags.get("agileml.extra_data", "").split(",")] if s]
+    return [s for s in [tags.get("agileml.data_source", ""), *comma_list(tags.get("agileml.extra_data", ""))] if s]
 
 def _training_path(source: str) -> Path:
     "A recorded training file as a path: a relative one is relative to the experiments folder, where its kernel ran."
@@ -308,7 +309,7 @@ def retrain_champion() -> dict:
                                           "trained on held an erased text")
     params = {k: v for k, v in run.data.params.items() if k != "run_id"}
     if params.get("extra_data"):        # a curated file with no row left was deleted
-        params["extra_data"] = ",".join(f for f in params["extra_data"].split(",") if f.strip() and _training_path(f.strip()).is_file())
+        params["extra_data"] = ",".join(f for f in comma_list(params["extra_data"]) if _training_path(f).is_file())
     result = run_notebook(Path(run.data.tags.get("agileml.notebook", "train.ipynb")).stem, params,
                           tags={"agileml.retrains": run.info.run_id})
     if result.status != "FINISHED":
