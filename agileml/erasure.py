@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv, hashlib, html, json, os, re, subprocess, sys, time
 from pathlib import Path
 import sqlalchemy as sa
-from .config import UserError, experiments_dir, project_dir
+from .config import UserError, project_dir
 from .data import comma_list
 from .decisions import DECISIONS, VERDICTS, iso_time, parse_since, shown_url, store_folder, text_sha256
 
@@ -166,9 +166,6 @@ def _training_files(run) -> list[str]:
     tags = run.data.tags
     return [s for s in [tags.get("agileml.data_source", ""), *comma_list(tags.get("agileml.extra_data", ""))] if s]
 
-def _training_path(source: str) -> Path:
-    "A recorded training file as a path: a relative one is relative to the experiments folder, where its kernel ran."
-    return (Path(source) if Path(source).is_absolute() else experiments_dir() / source).resolve()
 
 def _local_artifacts(run) -> Path | None:
     from agileml.tracking import artifact_path
@@ -179,10 +176,11 @@ def runs_holding(c, files: list[Path]) -> list[dict]:
     """Every run (deleted ones too) that trained on one of `files`, or whose artifacts are among them: its id, whether it is
     deleted, the training files and the artifacts that held a text."""
     from mlflow.entities import ViewType
+    from agileml.runner import recorded_path
     held, out = {p.resolve() for p in files}, []
     experiments = [e.experiment_id for e in c.search_experiments(view_type=ViewType.ALL)]
     for run in c.search_runs(experiments, run_view_type=ViewType.ALL, max_results=50000) if experiments else []:
-        trained = [f for f in _training_files(run) if _training_path(f) in held]
+        trained = [f for f in _training_files(run) if recorded_path(f) in held]
         root = _local_artifacts(run)
         artifacts = sorted(str(p.relative_to(root)) for p in held if root and p.is_relative_to(root))
         if trained or artifacts:
@@ -299,7 +297,7 @@ def retrain_champion() -> dict:
     """Train the champion's notebook again with its parameters on what is left of its files, and promote the new run: the
     integrity and baseline checks still apply; the comparison with the champion does not, as it may no longer be served."""
     from agileml.registry import champion_version, promote
-    from agileml.runner import run_notebook
+    from agileml.runner import recorded_params, run_notebook
     from agileml.tracking import client
     c = client()
     if (mv := champion_version(c)) is None: raise UserError("there is no champion to retrain: promote a run first")
@@ -307,9 +305,9 @@ def retrain_champion() -> dict:
     if not (why := run.data.tags.get(RETRAIN_TAG)):
         return dict(retrained=False, note=f"the champion (version {mv.version}, run {mv.run_id}) needs no retrain: no file it "
                                           "trained on held an erased text")
-    params = {k: v for k, v in run.data.params.items() if k != "run_id"}
+    params = recorded_params(run)
     if params.get("extra_data"):        # a curated file with no row left was deleted
-        params["extra_data"] = ",".join(f for f in comma_list(params["extra_data"]) if _training_path(f).is_file())
+        params["extra_data"] = ",".join(f for f in comma_list(params["extra_data"]) if Path(f).is_file())
     result = run_notebook(Path(run.data.tags.get("agileml.notebook", "train.ipynb")).stem, params,
                           tags={"agileml.retrains": run.info.run_id})
     if result.status != "FINISHED":

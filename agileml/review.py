@@ -86,15 +86,14 @@ def review_labels(run, folds: int = 5, C: float = REVIEW_C) -> LabelReview:
 
 def check_reviewable(run_id: str):
     """Refuse, before a review starts (and is recorded as a run): a run the store does not hold, or one whose data files
-    are gone, each named. Only absolute paths are looked for here (what `agileml run` records); a registry dataset and
-    a relative path are looked for by the review itself, which says where."""
-    from pathlib import Path
+    are gone, each named where it was looked for (a registry dataset is looked for by the review itself, which says where)."""
     from agileml.catalog import REGISTRY
     from agileml.data import DataError, comma_list
+    from agileml.runner import recorded_path
     from agileml.tracking import get_run
     run = get_run(run_id)
     named = [run.data.params.get("dataset", "").strip(), *comma_list(run.data.params.get("extra_data", ""))]
-    gone = [p for p in named if p not in REGISTRY and Path(p).is_absolute() and not Path(p).exists()]
+    gone = [str(recorded_path(p)) for p in named if p and p not in REGISTRY and not recorded_path(p).exists()]
     if gone: raise DataError(f"run {run.info.run_id} was trained on data that is gone: no such file or folder: "
                              f"{', '.join(gone)}. Put it back at that path to review the run's labels")
 

@@ -17,7 +17,7 @@ from .kernel import WARM_ENGINE, KernelError, Stopped, WarmKernel
 
 # %% auto #0
 __all__ = ['REPORTED', 'parameter_table', 'read_params_file', 'check_data', 'validate', 'RunResult', 'sigterm_as_interrupt',
-           'start_run', 'kernel_env', 'run_notebook', 'new_experiment', 'reproduce']
+           'start_run', 'kernel_env', 'run_notebook', 'new_experiment', 'recorded_path', 'recorded_params', 'reproduce']
 
 # %% ../nbs/06_runner.ipynb #0411bfbc
 def parameter_table(notebook: str = "train") -> list[dict]:
@@ -50,8 +50,7 @@ def _absolute_paths(params: dict) -> dict:
         if not Path(ds).exists():
             raise ConfigError(f"dataset={ds!r} is neither a registry dataset ({', '.join(REGISTRY)}) nor an existing file or folder")
         params = {**params, "dataset": str(Path(ds).resolve())}
-    if isinstance(extra, str) and extra.strip():
-        files = comma_list(extra)
+    if isinstance(extra, str) and (files := comma_list(extra)):
         if gone := [p for p in files if not Path(p).is_file()]:
             raise ConfigError(f"extra_data: no such file: {', '.join(gone)} (looked in {Path.cwd()}). Give existing "
                               f"{'/'.join(sorted(set(FILE_FORMATS.values())))} files, comma-separated, as `agileml feedback "
@@ -361,13 +360,25 @@ def _reproduction_warnings(orig, new) -> list[str]:
                         f"{t.get('agileml.data_fingerprint', '?')[:12]} in the original")
     return warnings
 
+def recorded_path(source: str) -> Path:
+    """A data path a run recorded: an absolute one as it is; a relative one (a run made in JupyterLab, or before `agileml
+    run` recorded absolute paths) from the experiments folder, where its kernel read it."""
+    return (Path(source) if Path(source).is_absolute() else experiments_dir() / source).resolve()
+
+def recorded_params(run) -> dict:
+    "A recorded run's parameters as a new run takes them: without its run id, its data files as absolute paths (`recorded_path`)."
+    params = {k: v for k, v in run.data.params.items() if k != "run_id"}
+    if params.get("dataset") and params["dataset"] not in REGISTRY: params["dataset"] = str(recorded_path(params["dataset"]))
+    if params.get("extra_data"): params["extra_data"] = ",".join(str(recorded_path(p)) for p in comma_list(params["extra_data"]))
+    return params
+
 def reproduce(run_id: str, progress: bool = False) -> dict:
     "Run a recorded run again with its parameters; whether every score is identical, and what differs."
     from agileml.tracking import SCORES, get_run, run_scores
     orig = get_run(run_id)
     if not orig.data.params: raise ConfigError(f"run {orig.info.run_id} recorded no parameters, so it cannot be reproduced")
     stem = Path(orig.data.tags.get("agileml.notebook", "train.ipynb")).stem
-    result = run_notebook(stem, dict(orig.data.params), progress, tags={"agileml.reproduces": orig.info.run_id})
+    result = run_notebook(stem, recorded_params(orig), progress, tags={"agileml.reproduces": orig.info.run_id})
     new = get_run(result.run_id)
     diffs = {m: dict(original=orig.data.metrics.get(m), reproduced=new.data.metrics.get(m)) for m in SCORES
              if orig.data.metrics.get(m) != new.data.metrics.get(m)}
