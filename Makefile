@@ -36,7 +36,7 @@ browser:  ## Debian's Chromium and its driver, which the JupyterLab test drives 
 	  { echo "the JupyterLab test needs Debian's chromium and chromium-driver: run 'apt-get install chromium chromium-driver' as root"; exit 1; }
 
 test: audit browser  ## every check: the audit (incl. clean/sync), nbdev_test with slow cells, pytest (incl. papermill smoke runs)
-	$(BIN)/nbdev_test --n_workers 2 --flags slow
+	AGILEML_SPARE_KERNEL=0 $(BIN)/nbdev_test --n_workers 2 --flags slow
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15 tests
 
 lab: $(INSTALLED)  ## JupyterLab on nbs/ (started in nbs/: nbdev's save hook reads notebook paths from where the server runs)

@@ -4,11 +4,12 @@
 
 # %% ../nbs/06a_kernel.ipynb #ebd0a5fb
 from __future__ import annotations
-import os, shutil, tempfile, threading, time
+import json, os, shutil, signal, subprocess, sys, tempfile, threading, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['KERNEL_ARGS', 'PRELOAD', 'WARM_ENGINE', 'KernelError', 'WarmKernel', 'Stopped']
+__all__ = ['KERNEL_ARGS', 'PRELOAD', 'WARM_ENGINE', 'SPARE_ENV', 'SPARE_IDLE', 'KernelError', 'WarmKernel', 'Stopped',
+           'spare_idle', 'leave_spare', 'claim_spare', 'stop_spares']
 
 # %% ../nbs/06a_kernel.ipynb #3ab76040
 KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:memory:"]   # no start-up chatter, no history file
@@ -48,24 +49,33 @@ async def _answered(client, alive, timeout: float):
         if not alive(): raise RuntimeError("the kernel died before it answered")
     raise RuntimeError(f"the kernel did not answer in {timeout:.0f} seconds")
 
+def _socket_folder() -> str:
+    """A new folder for a kernel's channels, Unix sockets (/tmp if the temporary folder's path would make theirs longer than
+    107 characters): TCP ports picked by two processes at once can collide, and the kernel then dies "before replying to
+    kernel_info" (a CI run of two fresh-kernel workers did)."""
+    return tempfile.mkdtemp(prefix="agileml-kernel-", dir=None if len(tempfile.gettempdir()) <= 60 else "/tmp")
+
 class WarmKernel:
     "A started kernel with the library imported, for one notebook execution after another, each in a clean namespace."
     def __init__(self, stopping: threading.Event | None = None, cwd: Path | None = None, wait: bool = True):
         from jupyter_client import KernelManager
-        self.stopping = stopping or threading.Event()      # set (by the pool) when the points must stop
-        # its channels are Unix sockets in a folder of its own (/tmp if the temporary folder's path would make theirs longer
-        # than 107 characters): TCP ports picked by two processes at once can collide, and the kernel then dies "before
-        # replying to kernel_info" (a CI run of two fresh-kernel workers did)
-        self.sockets = tempfile.mkdtemp(prefix="agileml-kernel-", dir=None if len(tempfile.gettempdir()) <= 60 else "/tmp")
-        self.km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(self.sockets, "kernel"))
+        sockets = _socket_folder()
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
         # with this process's environment (`reset` sets a run's); it imports PRELOAD before it answers
-        self.km.start_kernel(extra_arguments=_start_args(PRELOAD), **({"cwd": str(cwd)} if cwd else {}))
-        self.client = self.km.blocking_client()
+        km.start_kernel(extra_arguments=_start_args(PRELOAD), **({"cwd": str(cwd)} if cwd else {}))
+        self._attach(km, sockets, stopping)
+        if wait: self.wait_ready()
+
+    def _attach(self, km, sockets: str, stopping: threading.Event | None = None) -> WarmKernel:
+        "Hold the started kernel `km`, its channels in the folder `sockets`, and connect to it."
+        self.km, self.sockets = km, sockets
+        self.stopping = stopping or threading.Event()      # set (by the pool) when the points must stop
+        self.client = km.blocking_client()
         self.client.start_channels()
         self.ready = False
         self._closing, self.closed = threading.Lock(), False
         _register_warm_engine()          # papermill's import, once the kernel is on its way
-        if wait: self.wait_ready()
+        return self
 
     def wait_ready(self, timeout: float = 120):
         "Return once the kernel has imported PRELOAD and answers; else close it and raise a `KernelError`."
@@ -138,3 +148,132 @@ def _register_warm_engine():
             finally: client.kc.stop_channels()
 
     papermill_engines.register(WARM_ENGINE, WarmKernelEngine)
+
+# %% ../nbs/06a_kernel.ipynb #baec3cf8
+SPARE_ENV, SPARE_IDLE = "AGILEML_SPARE_KERNEL", 900      # seconds a spare kernel waits for the next run; 0: no spare kernels
+_PER_COMMAND = {"_", "PWD", "OLDPWD", "SHLVL", "PYTEST_CURRENT_TEST"}   # what a shell changes from one command to the next
+
+def spare_idle() -> int:
+    "Seconds a spare kernel waits for the next run before it stops itself: `$AGILEML_SPARE_KERNEL`, default 900; 0: none."
+    value = os.environ.get(SPARE_ENV, str(SPARE_IDLE)).strip()
+    if value.isdigit(): return int(value)
+    from agileml.config import ConfigError
+    raise ConfigError(f"{SPARE_ENV}={value!r} is not a number of seconds: give how long a kernel left for the next run "
+                      f"waits for it (default {SPARE_IDLE}), or 0 to leave none")
+
+def _marks(env: dict) -> tuple[str, str]:
+    """Short hashes of what a kernel's imports depend on (this Python, its installed packages, the library's modules,
+    PRELOAD) and of the environment it starts with (`env`, less what a shell changes from one command to the next)."""
+    import hashlib, sysconfig, agileml
+    def digest(parts): return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+    files = [Path(sysconfig.get_paths()["purelib"]), *sorted(Path(agileml.__file__).parent.glob("*.py"))]
+    code = [sys.executable, repr(PRELOAD), repr(KERNEL_ARGS)] + [f"{f}:{f.stat().st_mtime_ns}:{f.stat().st_size}" for f in files]
+    return digest(code), digest(f"{k}={v}" for k, v in sorted(env.items()) if k not in _PER_COMMAND)
+
+def _spares() -> Path:
+    "The folder of this Python's spare kernels (one record each), in Jupyter's runtime folder."
+    import hashlib
+    from jupyter_core.paths import jupyter_runtime_dir
+    return Path(jupyter_runtime_dir()) / "agileml-spares" / hashlib.sha256(sys.prefix.encode()).hexdigest()[:12]
+
+def leave_spare(env: dict):
+    """Start a kernel with environment `env` for the next run to claim, importing PRELOAD while this one ends; it stops
+    itself after `spare_idle()` seconds unused. Nothing when spare kernels are off or one waits already."""
+    from jupyter_client import KernelManager
+    from jupyter_client.connect import write_connection_file
+    from jupyter_client.launcher import launch_kernel
+    idle, folder, marks = spare_idle(), _spares(), "-".join(_marks(env))
+    if not idle or any(folder.glob(f"{marks}-*.json")): return
+    folder.mkdir(parents=True, exist_ok=True)
+    sockets = _socket_folder()
+    record = folder / f"{marks}-{Path(sockets).name}.json"
+    connection, info = write_connection_file(os.path.join(sockets, "kernel.json"), ip=os.path.join(sockets, "kernel"), transport="ipc")
+    timer = (f"import threading as _t, agileml.kernel as _k; _t.Thread(target=_k._stop_when_unused, args=({str(record)!r}, "
+             f"{sockets!r}, {idle}), daemon=True).start(); del _t, _k")
+    command = KernelManager(kernel_name="python3", connection_file=connection).format_kernel_cmd() + _start_args(PRELOAD) + [
+        f"--IPKernelApp.exec_lines={timer}"]
+    process = launch_kernel(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, independent=True, env=env,
+                            cwd=sockets)                  # it outlives this process, which stops it only by claiming it
+    written = record.with_suffix(".part")
+    written.write_text(json.dumps({"pid": process.pid, "sockets": sockets, "connection": info, "command": command}))
+    os.replace(written, record)
+
+def _stop_when_unused(record: str, sockets: str, seconds: float):
+    "In a spare kernel: after `seconds`, unless a run has claimed it (taken `record`), remove `record` and `sockets`, and exit."
+    time.sleep(seconds)
+    try: os.unlink(record)
+    except FileNotFoundError: return
+    shutil.rmtree(sockets, ignore_errors=True)
+    os._exit(0)
+
+def _take(record: Path) -> dict | None:
+    "The spare kernel `record` describes, taken from the folder (renamed first: one process wins); None if another took it."
+    mine = record.with_name(f"{record.name}.{os.getpid()}")
+    try: os.rename(record, mine)
+    except FileNotFoundError: return None
+    try: return json.loads(mine.read_text())
+    finally: mine.unlink()
+
+def _process(spare: dict):
+    "The spare kernel's process (a psutil.Process), or None if it is gone, or its pid is another process's by now."
+    import psutil
+    try:
+        process = psutil.Process(spare["pid"])
+        if process.status() != psutil.STATUS_ZOMBIE and process.cmdline() == spare["command"]: return process
+    except psutil.Error: pass
+    return None
+
+class _Started:
+    "A kernel's process that an earlier command started: what jupyter_client's LocalProvisioner uses of its Popen."
+    stdin = stdout = stderr = None
+    def __init__(self, process): self.process, self.pid = process, process.pid
+    def poll(self) -> int | None: return None if _process_running(self.process) else 0
+    def wait(self, timeout: float | None = None) -> int:
+        while self.poll() is None: time.sleep(0.05)
+        return 0
+    def send_signal(self, signum: int):
+        if self.poll() is None: os.kill(self.pid, signum)
+    def kill(self): self.send_signal(signal.SIGKILL)
+    def terminate(self): self.send_signal(signal.SIGTERM)
+
+def _process_running(process) -> bool:
+    import psutil
+    try: return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error: return False
+
+def _adopt(spare: dict) -> WarmKernel | None:
+    "A `WarmKernel` on the spare kernel `spare`; None (its sockets removed) if its process is gone."
+    from jupyter_client import KernelManager
+    from jupyter_client.provisioning import LocalProvisioner
+    if (process := _process(spare)) is None:
+        shutil.rmtree(spare["sockets"], ignore_errors=True)
+        return None
+    km = KernelManager(kernel_name="python3")
+    km.load_connection_info(spare["connection"])
+    km.provisioner = LocalProvisioner(kernel_id=str(process.pid), kernel_spec=km.kernel_spec, parent=km)
+    km.provisioner.process, km.provisioner.pid, km.provisioner.pgid = _Started(process), process.pid, process.pid  # its own session
+    return WarmKernel.__new__(WarmKernel)._attach(km, spare["sockets"])
+
+def _stop(spare: dict):
+    "Stop a spare kernel taken from the folder (its process, if it is still the kernel's) and remove its sockets."
+    if process := _process(spare): process.kill()
+    shutil.rmtree(spare["sockets"], ignore_errors=True)
+
+def claim_spare(env: dict) -> WarmKernel | None:
+    """The spare kernel left for a run with environment `env` and this code, claimed for one run (close it after, as any
+    `WarmKernel`); None when there is none or spare kernels are off. Spare kernels of older code are stopped on the way."""
+    if not spare_idle(): return None
+    code, environment = _marks(env)
+    for record in sorted(_spares().glob("*.json")):
+        current = record.name.startswith(f"{code}-")
+        if current and not record.name.startswith(f"{code}-{environment}-"): continue    # another environment's
+        if (spare := _take(record)) is None: continue
+        if not current: _stop(spare)
+        elif kernel := _adopt(spare): return kernel
+    return None
+
+def stop_spares() -> int:
+    "Stop every spare kernel of this Python now; how many there were."
+    taken = [spare for record in _spares().glob("*.json") if (spare := _take(record))]
+    for spare in taken: _stop(spare)
+    return len(taken)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_runner.ipynb #28310bd0
 from __future__ import annotations
-import gc, hashlib, re, signal, tempfile, threading
+import gc, hashlib, os, re, signal, tempfile, threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,7 +13,7 @@ from .config import (PROJECT_ENV, RUNNER_PARAMS, Config, ConfigError, check_comb
                             experiments_dir, project_dir, typed_values)
 from .catalog import REGISTRY, data_home, dataset_from
 from .data import FILE_FORMATS, comma_list, sha256_file
-from .kernel import WARM_ENGINE, KernelError, Stopped, WarmKernel
+from .kernel import WARM_ENGINE, KernelError, Stopped, WarmKernel, claim_spare, leave_spare
 
 # %% auto #0
 __all__ = ['REPORTED', 'parameter_table', 'read_params_file', 'check_data', 'validate', 'RunResult', 'sigterm_as_interrupt',
@@ -209,13 +209,17 @@ def run_notebook(notebook: str = "train", params: dict | None = None, progress: 
     MLflow run; `say` hears, before the run starts, what was chosen in reading its data."""
     nb = experiment_notebook(notebook)
     values = validate(nb, params or {}, say)
+    environment = dict(os.environ)           # what a spare kernel must have been started with, and what one left gets
     with tempfile.TemporaryDirectory() as tmp:
         env = kernel_env(Path(tmp) / "outbox")
         if kernel: kernel.reset(nb.parent, env)      # KeyboardInterrupt when its pool is stopping: no run is started
-        own = WarmKernel(cwd=nb.parent, wait=False) if kernel is None else None    # imports the library while the run is created
-        try: return _record(nb, values, env, tags, progress, kernel or own, reset=own is not None, tmp=Path(tmp))
+        # a spare kernel left by the last run, else a new one, importing the library while the run is created
+        own = (claim_spare(environment) or WarmKernel(cwd=nb.parent, wait=False)) if kernel is None else None
+        try: result = _record(nb, values, env, tags, progress, kernel or own, reset=own is not None, tmp=Path(tmp))
         finally:
             if own: own.close()
+    if own and result.status != "KILLED": leave_spare(environment)    # for the next run; none after Ctrl-C
+    return result
 
 def _record(nb: Path, values: dict, env: dict, tags: dict | None, progress: bool, kernel: WarmKernel, reset: bool,
             tmp: Path) -> RunResult:

@@ -7,12 +7,14 @@ runner's steps wrapped in timers (wall clock, so the benchmark's own clock gives
 process start, importing the CLI, validating the parameters, starting the kernel, creating the run, warming what the
 end of the run needs, waiting for the kernel, resetting it, papermill (each cell's own time from papermill's metadata,
 and what papermill and nbclient add around the cells), writing in what the notebook recorded, attaching the executed
-notebook and its HTML, ending the run, stopping the kernel, printing, and the process's exit. Runs alternate with the
-library alone (imports, load, split, fit, predict, score in one process, process start to exit). Median per step.
-Also the CPU seconds each used (the command's process and its kernel, which it stops and waits for; the library's
-process): on two cores a command whose two processes use C seconds cannot take less than C / 2 wall seconds. And a
-kernel's start standing alone (started to answering, 3 times each, alternating): with `PRELOAD`, without `skops.io`,
-with nothing imported (`import sys`).
+notebook and its HTML, ending the run, stopping the kernel, leaving a spare kernel, printing, and the process's exit.
+Three kinds of `agileml train` (see `rounds`): claiming a spare kernel that is ready (a person ran the last command a
+few seconds ago), claiming one still starting (commands back to back, as a script runs them), and with spare kernels
+off (each run starts its own: the first run after a quarter of an hour, or AGILEML_SPARE_KERNEL=0). Rounds alternate
+them with the library alone (imports, load, split, fit, predict, score in one process, process start to exit).
+Median per step. Also the CPU seconds each used (the command's process and the kernels it started and waited for; the
+library's process). And a kernel's start standing alone (started to answering, 3 times each, alternating): with
+`PRELOAD`, without `skops.io`, with nothing imported (`import sys`).
 Writes benchmarks/results/train_steps.json.
 """
 import argparse, json, os, resource, statistics, subprocess, sys, tempfile, time
@@ -20,17 +22,18 @@ from measure import machine, save
 
 PARAMS = dict(dataset="sms_spam", features="tfidf", model="linear_svc")
 STEPS = [  # (label, where: a runner function or WarmKernel method)
-    ("validate the parameters", "validate"), ("start the kernel", "WarmKernel.__init__"),
+    ("validate the parameters", "validate"), ("claim a spare kernel (none when they are off)", "claim_spare"),
+    ("start the kernel", "WarmKernel.__init__"),
     ("of which: spawn the kernel's process", "jupyter_client.manager:KernelManager.start_kernel"),
     ("create the run", "start_run"), ("in the background: an HTML exporter warmed (after importing MLflow's model files)", "_warm_exporter"),
     ("wait for the kernel to answer (PRELOAD imported)", "WarmKernel.wait_ready"), ("reset the kernel", "WarmKernel.reset"),
     ("papermill: execute the notebook", "_execute"), ("write in what the notebook recorded", "_write_in"),
     ("attach the executed notebook and its HTML", "_attach_notebook"), ("end the run, read it back", "_result"),
-    ("stop the kernel", "WarmKernel.close"),
+    ("stop the kernel", "WarmKernel.close"), ("leave a spare kernel for the next run", "leave_spare"),
 ]
 TIMED_TRAIN = """
 import json, os, sys, time
-T = {"process start": [float(os.environ["SPAWNED"]), time.time()]}
+T = {"process start": [SPAWNED, time.time()]}
 import agileml.cli, agileml.runner as r
 T["import the CLI"] = [T["process start"][1], time.time()]
 def wrap(owner, name, label):
@@ -83,9 +86,9 @@ def _children_cpu() -> float:
 def train_once(env: dict) -> tuple[dict, float]:
     "One `agileml train` in a new process: each step's (start, end) in seconds from the command's start, and its CPU seconds."
     args = ["train", *[a for k, v in PARAMS.items() for a in ("-p", f"{k}={v}")], "--json"]
-    code = f"STEPS = {STEPS!r}\nARGS = {args!r}\n" + TIMED_TRAIN
     cpu, spawned = _children_cpu(), time.time()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**env, "SPAWNED": repr(spawned)})
+    code = f"STEPS = {STEPS!r}\nARGS = {args!r}\nSPAWNED = {spawned!r}\n" + TIMED_TRAIN    # not in the environment: a spare
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)      # kernel serves the same
     ended, cpu = time.time(), _children_cpu() - cpu
     T = json.loads(out.stderr.rsplit("@@", 1)[1])
     assert T.pop("exit status") in (None, 0), out.stderr[-2000:]
@@ -96,7 +99,7 @@ def train_once(env: dict) -> tuple[dict, float]:
     steps["papermill and nbclient around the cells"] = (start + cells, end)
     wait = steps["wait for the kernel to answer (PRELOAD imported)"]
     steps["reset the kernel"] = (wait[1], steps["reset the kernel"][1])
-    steps["print the result"] = (steps["end the run, read it back"][1], returned - spawned)
+    steps["print the result"] = (max(t[1] for t in steps.values()), returned - spawned)
     steps["process exit"] = (returned - spawned, ended - spawned)
     return dict(sorted(steps.items(), key=lambda kv: kv[1])), cpu
 
@@ -126,32 +129,65 @@ def kernel_starts(times: int = 3) -> dict:
     return {kind: statistics.median(s) for kind, s in seconds.items()}
 
 
+PAUSE = 6     # seconds between a run and what follows it when the spare kernel it left must be ready and idle
+
+
+def rounds(runs: int, env: dict) -> dict:
+    """`runs` rounds of: `agileml train` claiming a spare kernel that is ready (left by the round before, a pause ago),
+    `agileml train` at once after it (claiming the spare that one just left, still starting), a pause, the library alone,
+    `agileml train` with spare kernels off (each run starts its own kernel). A spare kernel waits, idle, during the last two."""
+    on, off = {**env, "AGILEML_SPARE_KERNEL": "600"}, {**env, "AGILEML_SPARE_KERNEL": "0"}
+    train_once(off); train_once(on); time.sleep(PAUSE)         # the store holds runs; the user's caches are made; a spare waits
+    kinds = {"spare ready": [], "spare still starting": [], "library": [], "no spare": []}
+    for _ in range(runs):
+        kinds["spare ready"].append(train_once(on))
+        kinds["spare still starting"].append(train_once(on))
+        time.sleep(PAUSE)
+        kinds["library"].append(library_once())
+        kinds["no spare"].append(train_once(off))
+    return kinds
+
+
+def summary(trains: list) -> dict:
+    "Median seconds per step, of the whole command, and of its CPU, over `trains` (train_once results)."
+    steps, cpu = zip(*trains)
+    labels = dict.fromkeys(k for t in steps for k in t)
+    med = {k: [statistics.median(t[k][i] for t in steps if k in t) for i in (0, 1)] for k in labels}
+    return dict(steps=med, seconds=statistics.median(t["process exit"][1] for t in steps), cpu_s=statistics.median(cpu))
+
+
+def _span(step) -> str:
+    "A step's (from, to) seconds as a table cell, `-` when the command did not take it."
+    return "-" if step is None else f"{step[0]:.2f}-{step[1]:.2f} ({step[1] - step[0]:.3f})"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     runs = ap.parse_args().runs
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory() as store:
-        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store}/mlruns.db"}
-        train_once(env)                                   # the store holds a run; the user's caches are made
-        trains, library = [], []
-        for _ in range(runs): trains.append(train_once(env)); library.append(library_once())
-    (trains, train_cpu), (library, library_cpu) = zip(*trains), zip(*library)
-    med = {k: [statistics.median(t[k][i] for t in trains) for i in (0, 1)] for k in trains[0]}
-    whole = statistics.median(t["process exit"][1] for t in trains)
-    r = dict(machine=machine(), load_before=load_before, load_after=os.getloadavg(), runs=runs, params=PARAMS, steps=med,
-             library_alone_s=statistics.median(library), train_s=whole, ratio=whole / statistics.median(library),
-             train_cpu_s=statistics.median(train_cpu), library_cpu_s=statistics.median(library_cpu), kernel_start_s=kernel_starts())
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlruns.db", "JUPYTER_RUNTIME_DIR": f"{tmp}/runtime"}
+        try: kinds = rounds(runs, env)
+        finally: subprocess.run([sys.executable, "-c", "from agileml.kernel import stop_spares; stop_spares()"], env=env, check=True)
+    library, library_cpu = zip(*kinds.pop("library"))
+    lib = statistics.median(library)
+    r = dict(machine=machine(), load_before=load_before, load_after=os.getloadavg(), runs=runs, params=PARAMS, pause_s=PAUSE,
+             library_alone_s=lib, library_cpu_s=statistics.median(library_cpu), kernel_start_s=kernel_starts(),
+             train={kind: summary(t) for kind, t in kinds.items()})
+    for t in r["train"].values(): t["ratio"] = t["seconds"] / lib
     save("train_steps", r)
-    print(f"{r['machine']}; load {load_before[0]:.2f} -> {r['load_after'][0]:.2f}; median of {runs}\n")
-    print("| step of `agileml train` (into a store that holds runs) | from, s | to, s | seconds |\n|---|---|---|---|")
-    for k, (a, b) in med.items(): print(f"| {k} | {a:.2f} | {b:.2f} | {b - a:.3f} |")
-    print(f"| the whole command | 0 | {whole:.2f} | {whole:.3f} |")
-    print(f"\nthe library alone in one process: {r['library_alone_s']:.2f} s; agileml train / library: {r['ratio']:.2f}")
-    print(f"CPU seconds: agileml train (its process and its kernel) {r['train_cpu_s']:.2f}, the library {r['library_cpu_s']:.2f}; "
-          f"on two cores agileml train cannot take less than {r['train_cpu_s'] / 2:.2f} s "
-          f"({r['train_cpu_s'] / 2 / r['library_alone_s']:.2f}x the library)")
-    print("a kernel standing alone, started to answering: " + ", ".join(f"{k} {v:.2f} s" for k, v in r["kernel_start_s"].items()))
+    print(f"{r['machine']}; load {load_before[0]:.2f} -> {r['load_after'][0]:.2f}; median of {runs} rounds\n")
+    kinds = list(r["train"])
+    print("| step of `agileml train` (into a store that holds runs), seconds from its start | " + " | ".join(kinds) + " |")
+    print("|---|" + "---|" * len(kinds))
+    order = {**r["train"]["spare ready"]["steps"], **r["train"]["no spare"]["steps"]}      # by when each starts
+    for k in sorted(order, key=order.get):
+        print(f"| {k} | " + " | ".join(_span(t["steps"].get(k)) for t in r["train"].values()) + " |")
+    print("| **the whole command** | " + " | ".join(f"**{t['seconds']:.2f}**" for t in r["train"].values()) + " |")
+    print("| CPU seconds of its process and the kernel it started (a spare kernel's start is not counted) | " + " | ".join(f"{t['cpu_s']:.2f}" for t in r["train"].values()) + " |")
+    print(f"| **/ the library alone ({lib:.2f} s, {r['library_cpu_s']:.2f} CPU s)** | " + " | ".join(f"**{t['ratio']:.2f}x**" for t in r["train"].values()) + " |")
+    print("\na kernel standing alone, started to answering: " + ", ".join(f"{k} {v:.2f} s" for k, v in r["kernel_start_s"].items()))
 
 
 if __name__ == "__main__":

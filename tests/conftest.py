@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # CPU each here), which hundreds of requests per test turned into minutes of the suite.
 HTTP = httpx.Client(timeout=30)
 AGILEML = str(Path(sys.executable).parent / "agileml")
+# No spare kernels (agileml.kernel) outlive the tests' runs; the tests of spare kernels turn them on for their own commands.
+os.environ["AGILEML_SPARE_KERNEL"] = "0"
 # `make test` runs pytest with `-n 2 --dist loadfile`: xdist hands each worker whole files in collection order. The files
 # that take longest (`--durations=0` of a full run, 2026-12-02 17:36) go first, so the two workers finish at about the same time.
 LONGEST_FIRST = ["test_lifecycle.py", "test_erasure.py", "test_sweep.py", "test_project.py", "test_serve.py", "test_train.py", "test_notebooks.py",

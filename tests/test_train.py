@@ -1,5 +1,5 @@
 "`agileml train`: parameters checked before any kernel starts, runs executed by papermill and recorded in MLflow."
-import json, os
+import json, os, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
 import nbformat
 from agileml.runner import RunResult
@@ -157,3 +157,34 @@ def test_the_command_shows_flags_as_flags_says_its_version_and_has_one_root(tmp_
     before = os.environ.get("AGILEML_PROJECT")
     assert "no findings" in cli("--root", str(ROOT), "audit", check=0).stdout
     assert os.environ.get("AGILEML_PROJECT") == before                    # --root lasts as long as its command
+
+
+def _spare_pids(runtime) -> list[int]:
+    "The process ids of the spare kernels waiting in Jupyter runtime folder `runtime`."
+    return [json.loads(p.read_text())["pid"] for p in runtime.rglob("agileml-spares/*/*.json")]
+
+def _gone(pid: int) -> bool:
+    import psutil
+    try: return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess: return True
+
+
+def test_a_run_leaves_a_spare_kernel_that_the_next_run_uses(store, tmp_path):
+    "Spare kernels on (as outside the tests): a run leaves one; the next run uses it (and stops it), scores the same, leaves one."
+    runtime = tmp_path / "runtime"
+    env = {**os.environ, "AGILEML_SPARE_KERNEL": "120", "JUPYTER_RUNTIME_DIR": str(runtime)}
+    stop = [sys.executable, "-c", "from agileml.kernel import stop_spares; print(stop_spares())"]
+    try:
+        first = train_json("model=nb", env=env)
+        (left,) = _spare_pids(runtime)
+        assert not _gone(left)
+        second = train_json("model=nb", env=env)
+        (again,) = _spare_pids(runtime)
+        assert again != left and _gone(left) and not _gone(again)       # claimed, used, stopped with its run; a new one waits
+        assert {m: first["metrics"][m] for m in SCORES} == {m: second["metrics"][m] for m in SCORES}
+        out = agileml("train", check=2, env={**env, "AGILEML_SPARE_KERNEL": "soon"})
+        assert "AGILEML_SPARE_KERNEL='soon' is not a number of seconds" in out.stderr and "Traceback" not in out.stderr
+        assert len(runs(store)) == 2 and _spare_pids(runtime) == [again]
+    finally:
+        subprocess.run(stop, env=env, check=True, capture_output=True)
+    assert _spare_pids(runtime) == []
