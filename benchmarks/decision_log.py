@@ -104,7 +104,7 @@ def main():
     a = ap.parse_args()
     import pgserver
     folder = Path(tempfile.mkdtemp())
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{folder}/mlruns.db"}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{folder}/mlruns.db", "AGILEML_SPARE_KERNEL": "0"}   # none left running
     run = json.loads(subprocess.run([BIN / "agileml", "train", *sum((["-p", p] for p in PRODUCTION), []), "--json"],
                                     env=env, capture_output=True, text=True, check=True).stdout)
     from agileml.catalog import load_registry

@@ -7,6 +7,9 @@ import json, multiprocessing, os, platform
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
+# Each run a benchmark makes starts its own kernel, as every figure before spare kernels was measured (and none is left
+# running after it); benchmarks/train_steps.py measures runs on spare kernels, turning them on for its own commands.
+os.environ.setdefault("AGILEML_SPARE_KERNEL", "0")
 
 
 def _status_mib(key: str) -> float:

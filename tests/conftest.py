@@ -62,11 +62,11 @@ def sigint_as_in_a_terminal():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def start_long_training(tmp: Path, **popen) -> subprocess.Popen:
-    """`agileml train` of a word2vec run of minutes, its temporary files in `tmp`, returned once its notebook has recorded
-    its parameters (into the outbox the runner gave its kernel): a cell of the notebook is running."""
+def start_long_training(tmp: Path, env: dict | None = None, **popen) -> subprocess.Popen:
+    """`agileml train` of a word2vec run of minutes, its temporary files in `tmp` (`env` set too), returned once its notebook
+    has recorded its parameters (into the outbox the runner gave its kernel): a cell of the notebook is running."""
     proc = subprocess.Popen([AGILEML, "train", "-p", "features=word2vec", "-p", "w2v_epochs=1000", "-p", "w2v_min_count=1", "--json"],
-                            cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp), **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, preexec_fn=sigint_as_in_a_terminal, **popen)
     deadline = time.time() + 120
     while time.time() < deadline and not list(tmp.glob("*/outbox/params.json")): time.sleep(0.2)

@@ -1,9 +1,9 @@
 "Run lifecycle against a real MLflow store: list, show, compare, reproduce, promote through the gate, roll back."
 import json, os, signal, subprocess, time
 from pathlib import Path
-import mlflow, pytest
+import mlflow, psutil, pytest
 from mlflow.tracking import MlflowClient
-from conftest import ARTIFACTS, ROOT, cli, free_port, module_store, require_dataset, runs, start_long_training, train_json_all, wait_for
+from conftest import AGILEML, ARTIFACTS, ROOT, cli, free_port, module_store, require_dataset, runs, start_long_training, train_json_all, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -124,9 +124,17 @@ def test_four_trainings_at_once_on_a_fresh_sqlite_store(lab):
     assert len(started) == 4 and {r.info.status for r in started} == {"FINISHED"}
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_an_interrupted_run_ends_killed_with_its_partial_notebook(store, sig, tmp_path):
-    proc = start_long_training(tmp_path)
+@pytest.mark.parametrize("sig,spare", [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)],
+                         ids=["ctrl-c", "sigterm", "ctrl-c-on-a-spare-kernel"])
+def test_an_interrupted_run_ends_killed_with_its_partial_notebook(store, sig, spare, tmp_path):
+    "Stopped in a cell: the run ends KILLED, and its kernel with it, also a spare kernel it claimed; it leaves none behind."
+    env = {"AGILEML_SPARE_KERNEL": "120", "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")} if spare else {}
+    if spare:      # a short run leaves a spare kernel, which the long one claims
+        subprocess.run([AGILEML, "train", "-p", "model=nb"], cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp_path), **env},
+                       check=True, capture_output=True)
+        (record,) = (tmp_path / "runtime").rglob("agileml-spares/*/*.json")
+        left = json.loads(record.read_text())["pid"]
+    proc = start_long_training(tmp_path, env)
     try:
         time.sleep(2)
         proc.send_signal(sig)
@@ -134,7 +142,10 @@ def test_an_interrupted_run_ends_killed_with_its_partial_notebook(store, sig, tm
     finally:
         if proc.poll() is None: proc.kill()          # a command that did not stop is not left training
     assert proc.returncode == 130, err[-2000:]
-    (run,) = runs(store)
+    if spare:       # the spare kernel stopped with the run, none left
+        assert not psutil.pid_exists(left) or psutil.Process(left).status() == psutil.STATUS_ZOMBIE
+        assert list((tmp_path / "runtime").rglob("agileml-spares/*/*.json")) == []
+    (run, *_) = runs(store)       # newest first
     assert run.info.status == "KILLED" and json.loads(out)["status"] == "KILLED"
     assert run.data.params["features"] == "word2vec" and "agileml.model_sha256" not in run.data.tags   # what it recorded before
     assert {f.path for f in MlflowClient(store).list_artifacts(run.info.run_id, "notebook")} >= {"notebook/train.ipynb"}
