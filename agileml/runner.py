@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_runner.ipynb #28310bd0
 from __future__ import annotations
-import gc, hashlib, os, re, signal, tempfile, threading
+import gc, hashlib, os, re, signal, tempfile, threading, warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -218,8 +218,16 @@ def run_notebook(notebook: str = "train", params: dict | None = None, progress: 
         try: result = _record(nb, values, env, tags, progress, kernel or own, reset=own is not None, tmp=Path(tmp))
         finally:
             if own: own.close()
-    if own and result.status != "KILLED": leave_spare(environment)    # for the next run; none after Ctrl-C
+    if own and result.status != "KILLED": _leave_spare(environment, say)    # for the next run; none after Ctrl-C
     return result
+
+def _leave_spare(environment: dict, say=None):
+    "`leave_spare`, saying why not when it cannot (the run has ended as it did; the next starts its own kernel)."
+    try: leave_spare(environment)
+    except OSError as e:
+        note = f"no kernel was left ready for the next run ({e}): it will start its own"
+        if say: say(note)
+        else: warnings.warn(note)
 
 def _record(nb: Path, values: dict, env: dict, tags: dict | None, progress: bool, kernel: WarmKernel, reset: bool,
             tmp: Path) -> RunResult:

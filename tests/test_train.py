@@ -185,6 +185,10 @@ def test_a_run_leaves_a_spare_kernel_that_the_next_run_uses(store, tmp_path):
         out = agileml("train", check=2, env={**env, "AGILEML_SPARE_KERNEL": "soon"})
         assert "AGILEML_SPARE_KERNEL='soon' is not a number of seconds" in out.stderr and "Traceback" not in out.stderr
         assert len(runs(store)) == 2 and _spare_pids(runtime) == [again]
+        (tmp_path / "file").write_text("not a folder")       # no spare kernel can be left there: the run is not failed for it
+        out = agileml("train", "-p", "model=nb", "--json", check=0, env={**env, "JUPYTER_RUNTIME_DIR": str(tmp_path / "file")})
+        assert json.loads(out.stdout)["status"] == "FINISHED" and "Traceback" not in out.stderr
+        assert "no kernel was left ready for the next run" in out.stderr and "it will start its own" in out.stderr
     finally:
         subprocess.run(stop, env=env, check=True, capture_output=True)
     assert _spare_pids(runtime) == []
