@@ -161,14 +161,15 @@ def spare_idle() -> int:
     raise ConfigError(f"{SPARE_ENV}={value!r} is not a number of seconds: give how long a kernel left for the next run "
                       f"waits for it (default {SPARE_IDLE}), or 0 to leave none")
 
-def _marks(env: dict) -> tuple[str, str]:
+def _marks(env: dict, per_run=()) -> tuple[str, str]:
     """Short hashes of what a kernel's imports depend on (this Python, its installed packages, the library's modules,
-    PRELOAD) and of the environment it starts with (`env`, less what a shell changes from one command to the next)."""
+    PRELOAD) and of the environment it starts with (`env`, less what a shell changes from one command to the next and
+    the variables `per_run`, which each run sets as it resets the kernel)."""
     import hashlib, sysconfig, agileml
     def digest(parts): return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
     files = [Path(sysconfig.get_paths()["purelib"]), *sorted(Path(agileml.__file__).parent.glob("*.py"))]
     code = [sys.executable, repr(PRELOAD), repr(KERNEL_ARGS)] + [f"{f}:{f.stat().st_mtime_ns}:{f.stat().st_size}" for f in files]
-    return digest(code), digest(f"{k}={v}" for k, v in sorted(env.items()) if k not in _PER_COMMAND)
+    return digest(code), digest(f"{k}={v}" for k, v in sorted(env.items()) if k not in _PER_COMMAND and k not in per_run)
 
 def _spares() -> Path:
     "The folder of this Python's spare kernels (one record each), in Jupyter's runtime folder."
@@ -176,13 +177,14 @@ def _spares() -> Path:
     from jupyter_core.paths import jupyter_runtime_dir
     return Path(jupyter_runtime_dir()) / "agileml-spares" / hashlib.sha256(sys.prefix.encode()).hexdigest()[:12]
 
-def leave_spare(env: dict):
-    """Start a kernel with environment `env` for the next run to claim, importing PRELOAD while this one ends; it stops
-    itself after `spare_idle()` seconds unused. Nothing when spare kernels are off or one waits already."""
+def leave_spare(env: dict, per_run=()):
+    """Start a kernel with environment `env` for the next run to claim (whatever its variables `per_run`), importing
+    PRELOAD while this one ends; it stops itself after `spare_idle()` seconds unused. Nothing when spare kernels are off
+    or one waits already."""
     from jupyter_client import KernelManager
     from jupyter_client.connect import write_connection_file
     from jupyter_client.launcher import launch_kernel
-    idle, folder, marks = spare_idle(), _spares(), "-".join(_marks(env))
+    idle, folder, marks = spare_idle(), _spares(), "-".join(_marks(env, per_run))
     if not idle or any(folder.glob(f"{marks}-*.json")): return
     folder.mkdir(parents=True, exist_ok=True)
     sockets = _socket_folder()
@@ -259,11 +261,12 @@ def _stop(spare: dict):
     if process := _process(spare): process.kill()
     shutil.rmtree(spare["sockets"], ignore_errors=True)
 
-def claim_spare(env: dict) -> WarmKernel | None:
-    """The spare kernel left for a run with environment `env` and this code, claimed for one run (close it after, as any
-    `WarmKernel`); None when there is none or spare kernels are off. Spare kernels of older code are stopped on the way."""
+def claim_spare(env: dict, per_run=()) -> WarmKernel | None:
+    """The spare kernel left for a run with environment `env` (whatever its variables `per_run`, which the run sets) and
+    this code, claimed for one run (close it after, as any `WarmKernel`); None when there is none or spare kernels are off.
+    Spare kernels of older code are stopped on the way."""
     if not spare_idle(): return None
-    code, environment = _marks(env)
+    code, environment = _marks(env, per_run)
     for record in sorted(_spares().glob("*.json")):
         current = record.name.startswith(f"{code}-")
         if current and not record.name.startswith(f"{code}-{environment}-"): continue    # another environment's

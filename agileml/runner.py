@@ -214,16 +214,16 @@ def run_notebook(notebook: str = "train", params: dict | None = None, progress: 
         env = kernel_env(Path(tmp) / "outbox")
         if kernel: kernel.reset(nb.parent, env)      # KeyboardInterrupt when its pool is stopping: no run is started
         # a spare kernel left by the last run, else a new one, importing the library while the run is created
-        own = (claim_spare(environment) or WarmKernel(cwd=nb.parent, wait=False)) if kernel is None else None
+        own = (claim_spare(environment, per_run=env) or WarmKernel(cwd=nb.parent, wait=False)) if kernel is None else None
         try: result = _record(nb, values, env, tags, progress, kernel or own, reset=own is not None, tmp=Path(tmp))
         finally:
             if own: own.close()
-    if own and result.status != "KILLED": _leave_spare(environment, say)    # for the next run; none after Ctrl-C
+    if own and result.status != "KILLED": _leave_spare(environment, env, say)    # for the next run; none after Ctrl-C
     return result
 
-def _leave_spare(environment: dict, say=None):
+def _leave_spare(environment: dict, per_run: dict, say=None):
     "`leave_spare`, saying why not when it cannot (the run has ended as it did; the next starts its own kernel)."
-    try: leave_spare(environment)
+    try: leave_spare(environment, per_run)
     except OSError as e:
         note = f"no kernel was left ready for the next run ({e}): it will start its own"
         if say: say(note)

@@ -170,7 +170,8 @@ def _gone(pid: int) -> bool:
 
 
 def test_a_run_leaves_a_spare_kernel_that_the_next_run_uses(store, tmp_path):
-    "Spare kernels on (as outside the tests): a run leaves one; the next run uses it (and stops it), scores the same, leaves one."
+    """Spare kernels on (as outside the tests): a run leaves one; the next run (into another store: what a run sets in its
+    kernel may differ) uses it and stops it, scores the same, leaves one; one that cannot be left is said, not failed."""
     runtime = tmp_path / "runtime"
     env = {**os.environ, "AGILEML_SPARE_KERNEL": "120", "JUPYTER_RUNTIME_DIR": str(runtime)}
     stop = [sys.executable, "-c", "from agileml.kernel import stop_spares; print(stop_spares())"]
@@ -178,13 +179,15 @@ def test_a_run_leaves_a_spare_kernel_that_the_next_run_uses(store, tmp_path):
         first = train_json("model=nb", env=env)
         (left,) = _spare_pids(runtime)
         assert not _gone(left)
-        second = train_json("model=nb", env=env)
+        other = f"sqlite:///{tmp_path / 'other.db'}"       # what the run sets in its kernel may differ: another store
+        second = train_json("model=nb", env={**env, "MLFLOW_TRACKING_URI": other})
         (again,) = _spare_pids(runtime)
         assert again != left and _gone(left) and not _gone(again)       # claimed, used, stopped with its run; a new one waits
         assert {m: first["metrics"][m] for m in SCORES} == {m: second["metrics"][m] for m in SCORES}
+        assert [r.info.run_id for r in runs(other)] == [second["run_id"]]
         out = agileml("train", check=2, env={**env, "AGILEML_SPARE_KERNEL": "soon"})
         assert "AGILEML_SPARE_KERNEL='soon' is not a number of seconds" in out.stderr and "Traceback" not in out.stderr
-        assert len(runs(store)) == 2 and _spare_pids(runtime) == [again]
+        assert len(runs(store)) == 1 and _spare_pids(runtime) == [again]
         (tmp_path / "file").write_text("not a folder")       # no spare kernel can be left there: the run is not failed for it
         out = agileml("train", "-p", "model=nb", "--json", check=0, env={**env, "JUPYTER_RUNTIME_DIR": str(tmp_path / "file")})
         assert json.loads(out.stdout)["status"] == "FINISHED" and "Traceback" not in out.stderr
