@@ -181,24 +181,31 @@ def leave_spare(env: dict, per_run=()):
     """Start a kernel with environment `env` for the next run to claim (whatever its variables `per_run`), importing
     PRELOAD while this one ends; it stops itself after `spare_idle()` seconds unused. Nothing when spare kernels are off
     or one waits already."""
-    from jupyter_client import KernelManager
-    from jupyter_client.connect import write_connection_file
-    from jupyter_client.launcher import launch_kernel
     idle, folder, marks = spare_idle(), _spares(), "-".join(_marks(env, per_run))
     if not idle or any(folder.glob(f"{marks}-*.json")): return
     folder.mkdir(parents=True, exist_ok=True)
     sockets = _socket_folder()
     record = folder / f"{marks}-{Path(sockets).name}.json"
-    connection, info = write_connection_file(os.path.join(sockets, "kernel.json"), ip=os.path.join(sockets, "kernel"), transport="ipc")
-    timer = (f"import threading as _t, agileml.kernel as _k; _t.Thread(target=_k._stop_when_unused, args=({str(record)!r}, "
-             f"{sockets!r}, {idle}), daemon=True).start(); del _t, _k")
-    command = KernelManager(kernel_name="python3", connection_file=connection).format_kernel_cmd() + _start_args(PRELOAD) + [
-        f"--IPKernelApp.exec_lines={timer}"]
-    process = launch_kernel(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, independent=True, env=env,
-                            cwd=sockets)                  # it outlives this process, which stops it only by claiming it
+    try: spare = _launch(env, sockets, "_stop_when_unused", (str(record), sockets, idle))
+    except BaseException:
+        shutil.rmtree(sockets, ignore_errors=True)
+        raise
     written = record.with_suffix(".part")
-    written.write_text(json.dumps({"pid": process.pid, "sockets": sockets, "connection": info, "command": command}))
-    os.replace(written, record)
+    written.write_text(json.dumps(spare))
+    os.replace(written, record)          # whole, or not there
+
+def _launch(env: dict, sockets: str, timer: str, args: tuple) -> dict:
+    """A kernel started as `WarmKernel` starts one, its channels in `sockets`, that outlives this process and runs this
+    module's function `timer` with `args` in a thread; its pid, sockets, connection and command."""
+    from jupyter_client import KernelManager
+    from jupyter_client.connect import write_connection_file
+    from jupyter_client.launcher import launch_kernel
+    connection, info = write_connection_file(os.path.join(sockets, "kernel.json"), ip=os.path.join(sockets, "kernel"), transport="ipc")
+    thread = f"import threading as _t, agileml.kernel as _k; _t.Thread(target=_k.{timer}, args={args!r}, daemon=True).start(); del _t, _k"
+    command = KernelManager(kernel_name="python3", connection_file=connection).format_kernel_cmd() + _start_args(PRELOAD) + [
+        f"--IPKernelApp.exec_lines={thread}"]
+    process = launch_kernel(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, independent=True, env=env, cwd=sockets)
+    return {"pid": process.pid, "sockets": sockets, "connection": info, "command": command}
 
 def _stop_when_unused(record: str, sockets: str, seconds: float):
     "In a spare kernel: after `seconds`, unless a run has claimed it (taken `record`), remove `record` and `sockets`, and exit."
@@ -219,17 +226,20 @@ def _take(record: Path) -> dict | None:
 def _process(spare: dict):
     "The spare kernel's process (a psutil.Process), or None if it is gone, or its pid is another process's by now."
     import psutil
-    try:
-        process = psutil.Process(spare["pid"])
-        if process.status() != psutil.STATUS_ZOMBIE and process.cmdline() == spare["command"]: return process
-    except psutil.Error: pass
-    return None
+    try: process = psutil.Process(spare["pid"])
+    except psutil.Error: return None
+    return process if _running(process) and _command(process) == spare["command"] else None
+
+def _command(process) -> list[str] | None:
+    import psutil
+    try: return process.cmdline()
+    except psutil.Error: return None
 
 class _Started:
     "A kernel's process that an earlier command started: what jupyter_client's LocalProvisioner uses of its Popen."
     stdin = stdout = stderr = None
     def __init__(self, process): self.process, self.pid = process, process.pid
-    def poll(self) -> int | None: return None if _process_running(self.process) else 0
+    def poll(self) -> int | None: return None if _running(self.process) else 0
     def wait(self, timeout: float | None = None) -> int:
         while self.poll() is None: time.sleep(0.05)
         return 0
@@ -238,7 +248,8 @@ class _Started:
     def kill(self): self.send_signal(signal.SIGKILL)
     def terminate(self): self.send_signal(signal.SIGTERM)
 
-def _process_running(process) -> bool:
+def _running(process) -> bool:
+    "Whether the psutil.Process `process` still runs (a process ended but not yet waited for does not)."
     import psutil
     try: return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.Error: return False
