@@ -68,7 +68,7 @@ class WarmKernel:
 
     def _attach(self, km, sockets: str, stopping: threading.Event | None = None) -> WarmKernel:
         "Hold the started kernel `km`, its channels in the folder `sockets`, and connect to it."
-        self.km, self.sockets = km, sockets
+        self.km, self.sockets, self.owner = km, sockets, os.getpid()     # ended by this process's end (a spare: see reset)
         self.stopping = stopping or threading.Event()      # set (by the pool) when the points must stop
         self.client = km.blocking_client()
         self.client.start_channels()
@@ -97,6 +97,9 @@ class WarmKernel:
         "An empty namespace, no open figures, `cwd` as the working folder, `env` set, execution counts from 1."
         if self.stopping.is_set(): raise KeyboardInterrupt
         self.wait_ready()
+        if self.owner is None:            # a spare kernel, started by an earlier command: it ends with this process
+            self.run(_thread("_end_with", (os.getpid(),)))
+            self.owner = os.getpid()
         self.run(_RESET.format(cwd=str(cwd), env=env))
 
     def alive(self) -> bool: return self.km.has_kernel and self.km.provisioner.process.poll() is None
@@ -201,11 +204,21 @@ def _launch(env: dict, sockets: str, timer: str, args: tuple) -> dict:
     from jupyter_client.connect import write_connection_file
     from jupyter_client.launcher import launch_kernel
     connection, info = write_connection_file(os.path.join(sockets, "kernel.json"), ip=os.path.join(sockets, "kernel"), transport="ipc")
-    thread = f"import threading as _t, agileml.kernel as _k; _t.Thread(target=_k.{timer}, args={args!r}, daemon=True).start(); del _t, _k"
     command = KernelManager(kernel_name="python3", connection_file=connection).format_kernel_cmd() + _start_args(PRELOAD) + [
-        f"--IPKernelApp.exec_lines={thread}"]
+        f"--IPKernelApp.exec_lines={_thread(timer, args)}"]
     process = launch_kernel(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, independent=True, env=env, cwd=sockets)
     return {"pid": process.pid, "sockets": sockets, "connection": info, "command": command}
+
+def _thread(function: str, args: tuple) -> str:
+    "Code that runs this module's `function` with `args` in a thread of a kernel, leaving no name behind."
+    return f"import threading as _t, agileml.kernel as _k; _t.Thread(target=_k.{function}, args={args!r}, daemon=True).start(); del _t, _k"
+
+def _end_with(pid: int):
+    "In a claimed spare kernel: exit once process `pid`, which claimed it, has ended (as a kernel whose parent ends does)."
+    import psutil
+    try: psutil.Process(pid).wait()
+    except psutil.Error: pass
+    os._exit(0)
 
 def _stop_when_unused(record: str, sockets: str, seconds: float):
     "In a spare kernel: after `seconds`, unless a run has claimed it (taken `record`), remove `record` and `sockets`, and exit."
@@ -265,7 +278,9 @@ def _adopt(spare: dict) -> WarmKernel | None:
     km.load_connection_info(spare["connection"])
     km.provisioner = LocalProvisioner(kernel_id=str(process.pid), kernel_spec=km.kernel_spec, parent=km)
     km.provisioner.process, km.provisioner.pid, km.provisioner.pgid = _Started(process), process.pid, process.pid  # its own session
-    return WarmKernel.__new__(WarmKernel)._attach(km, spare["sockets"])
+    kernel = WarmKernel.__new__(WarmKernel)._attach(km, spare["sockets"])
+    kernel.owner = None                  # no process ends it yet: `reset` makes this one its owner
+    return kernel
 
 def _stop(spare: dict):
     "Stop a spare kernel taken from the folder (its process, if it is still the kernel's) and remove its sockets."
