@@ -142,9 +142,7 @@ def test_ctrl_c_stops_the_sweep_and_leaves_no_running_run(store):
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             preexec_fn=sigint_as_in_a_terminal)
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline and sum(r.info.status == "RUNNING" for r in runs(store)) < 3:   # parent + 2 points
-            time.sleep(0.5)
+        wait_for(lambda: sum(r.info.status == "RUNNING" for r in runs(store)) >= 3, 120, "the sweep and two points running")
         time.sleep(2)
         os.killpg(proc.pid, signal.SIGINT)                # what Ctrl-C in a terminal does
         out, err = proc.communicate(timeout=120)
