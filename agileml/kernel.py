@@ -206,6 +206,8 @@ def _launch(env: dict, sockets: str, timer: str, args: tuple) -> dict:
     connection, info = write_connection_file(os.path.join(sockets, "kernel.json"), ip=os.path.join(sockets, "kernel"), transport="ipc")
     command = KernelManager(kernel_name="python3", connection_file=connection).format_kernel_cmd() + _start_args(PRELOAD) + [
         f"--IPKernelApp.exec_lines={_thread(timer, args)}"]
+    # JPY_PARENT_PID, set in a command started from a Jupyter kernel (`!agileml train`), would end it as this process ends
+    env = {k: v for k, v in env.items() if k != "JPY_PARENT_PID"}
     process = launch_kernel(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, independent=True, env=env, cwd=sockets)
     return {"pid": process.pid, "sockets": sockets, "connection": info, "command": command}
 
