@@ -78,11 +78,17 @@ class WarmKernel:
         return self
 
     def wait_ready(self, timeout: float = 120):
-        "Return once the kernel has imported PRELOAD and answers; else close it and raise a `KernelError`."
+        """Return once the kernel has imported PRELOAD and answers; else close it and raise a `KernelError` (a spare kernel
+        not yet reset is replaced by a new kernel instead: it was started by another command, and may have been stopped)."""
         if self.ready: return
         from jupyter_core.utils import run_sync
         try: run_sync(_answered)(self.client, self.alive, timeout)
-        except RuntimeError as e: self.close(); raise KernelError(f"the kernel did not start: {e}") from None
+        except RuntimeError as e:
+            self.close()
+            if self.owner is None:           # this object is now a new kernel, started and answering
+                self.__dict__.update(WarmKernel(self.stopping).__dict__)
+                return
+            raise KernelError(f"the kernel did not start: {e}") from None
         except BaseException: self.close(); raise
         self.ready = True
 
