@@ -374,6 +374,7 @@ def predict(source: str = typer.Argument(..., help="CSV, TSV, JSONL or Parquet f
 
 # %% ../nbs/07_cli.ipynb #b3ceb826
 from . import cli_log       # the decision log's commands: they add themselves to `app`
+from . import cli_kernels   # `agileml kernels`, the same way
 
 def main():
     "Entry point of the `agileml` console script."

@@ -9,7 +9,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['KERNEL_ARGS', 'PRELOAD', 'WARM_ENGINE', 'SPARE_ENV', 'SPARE_IDLE', 'KernelError', 'WarmKernel', 'Stopped',
-           'spare_idle', 'leave_spare', 'claim_spare', 'stop_spares']
+           'spare_idle', 'leave_spare', 'claim_spare', 'spare_kernels', 'stop_spares']
 
 # %% ../nbs/06a_kernel.ipynb #3ab76040
 KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:memory:"]   # no start-up chatter, no history file
@@ -195,7 +195,7 @@ def leave_spare(env: dict, per_run=()):
     folder.mkdir(parents=True, exist_ok=True)
     sockets = _socket_folder()
     record = folder / f"{marks}-{Path(sockets).name}.json"
-    try: spare = _launch(env, sockets, "_stop_when_unused", (str(record), sockets, idle))
+    try: spare = {**_launch(env, sockets, "_stop_when_unused", (str(record), sockets, idle)), "started": time.time(), "idle": idle}
     except BaseException:
         shutil.rmtree(sockets, ignore_errors=True)
         raise
@@ -308,6 +308,20 @@ def claim_spare(env: dict, per_run=()) -> WarmKernel | None:
         if not current: _stop(spare)
         elif kernel := _adopt(spare): return kernel
     return None
+
+def spare_kernels(env: dict, per_run=()) -> list[dict]:
+    """The spare kernels of this Python waiting now, the oldest first: process id, seconds waiting, seconds before it
+    stops itself, and whether the next run with environment `env` (whatever its variables `per_run`) would use it."""
+    code, environment = _marks(env, per_run)
+    rows, now = [], time.time()
+    for record in _spares().glob("*.json"):
+        try: spare = json.loads(record.read_text())
+        except (OSError, ValueError): continue           # claimed or stopped as it was read
+        use = ("yes" if record.name.startswith(f"{code}-{environment}-") else "no: another environment"
+               if record.name.startswith(f"{code}-") else "no: older code (the next run stops it)")
+        rows.append({"pid": spare["pid"], "waiting_s": int(now - spare["started"]),
+                     "stops_in_s": max(0, int(spare["started"] + spare["idle"] - now)), "used_by_the_next_run": use})
+    return sorted(rows, key=lambda r: -r["waiting_s"])
 
 def stop_spares() -> int:
     "Stop every spare kernel of this Python now; how many there were."

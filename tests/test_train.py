@@ -1,5 +1,5 @@
 "`agileml train`: parameters checked before any kernel starts, runs executed by papermill and recorded in MLflow."
-import json, os, subprocess, sys
+import json, os
 from concurrent.futures import ThreadPoolExecutor
 import nbformat
 from agileml.runner import RunResult
@@ -174,11 +174,12 @@ def test_a_run_leaves_a_spare_kernel_that_the_next_run_uses(store, tmp_path):
     kernel may differ) uses it and stops it, scores the same, leaves one; one that cannot be left is said, not failed."""
     runtime = tmp_path / "runtime"
     env = {**os.environ, "AGILEML_SPARE_KERNEL": "120", "JUPYTER_RUNTIME_DIR": str(runtime)}
-    stop = [sys.executable, "-c", "from agileml.kernel import stop_spares; print(stop_spares())"]
     try:
         first = train_json("model=nb", env=env)
         (left,) = _spare_pids(runtime)
         assert not _gone(left)
+        (listed,) = json.loads(agileml("kernels", "--json", check=0, env=env).stdout)       # `agileml kernels` shows it
+        assert listed["pid"] == left and listed["used_by_the_next_run"] == "yes" and 0 < listed["stops_in_s"] <= 120
         other = f"sqlite:///{tmp_path / 'other.db'}"       # what the run sets in its kernel may differ: another store
         second = train_json("model=nb", env={**env, "MLFLOW_TRACKING_URI": other})
         (again,) = _spare_pids(runtime)
@@ -193,5 +194,6 @@ def test_a_run_leaves_a_spare_kernel_that_the_next_run_uses(store, tmp_path):
         assert json.loads(out.stdout)["status"] == "FINISHED" and "Traceback" not in out.stderr
         assert "no kernel was left ready for the next run" in out.stderr and "it will start its own" in out.stderr
     finally:
-        subprocess.run(stop, env=env, check=True, capture_output=True)
-    assert _spare_pids(runtime) == []
+        out = agileml("kernels", "--stop", env=env)
+    assert out.returncode == 0 and "1 spare kernel(s) stopped" in out.stdout and _spare_pids(runtime) == [] and _gone(again)
+    assert "no spare kernel is waiting" in agileml("kernels", check=0, env=env).stdout
