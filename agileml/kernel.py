@@ -292,7 +292,10 @@ def _adopt(spare: dict) -> WarmKernel | None:
 
 def _stop(spare: dict):
     "Stop a spare kernel taken from the folder (its process, if it is still the kernel's) and remove its sockets."
-    if process := _process(spare): process.kill()
+    import psutil
+    if process := _process(spare):
+        process.kill()
+        psutil.wait_procs([process], timeout=10)     # gone when this returns (or, never reaped, a zombie)
     shutil.rmtree(spare["sockets"], ignore_errors=True)
 
 def claim_spare(env: dict, per_run=()) -> WarmKernel | None:
