@@ -160,7 +160,9 @@ def _register_warm_engine():
 
 # %% ../nbs/06a_kernel.ipynb #baec3cf8
 SPARE_ENV, SPARE_IDLE = "AGILEML_SPARE_KERNEL", 900      # seconds a spare kernel waits for the next run; 0: no spare kernels
-_PER_COMMAND = {"_", "PWD", "OLDPWD", "SHLVL", "PYTEST_CURRENT_TEST"}   # what a shell changes from one command to the next
+# what a shell (or make, as `make run`) changes from one command to the next
+_PER_COMMAND = {"_", "PWD", "OLDPWD", "SHLVL", "PYTEST_CURRENT_TEST", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKE_TERMINAL_STDOUT",
+                "MAKE_TERMINAL_ERROUT"}
 
 def spare_idle() -> int:
     "Seconds a spare kernel waits for the next run before it stops itself: `$AGILEML_SPARE_KERNEL`, default 900; 0: none."
