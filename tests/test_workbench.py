@@ -132,7 +132,10 @@ def test_a_typo_is_refused_a_new_label_is_counted_apart_and_the_curated_data_tra
     assert exported["new_labels"] == {} and exported["rows"] >= 30
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", uri)
-        retrained = train_warm(f"dataset={sms_service['base']}", f"extra_data={exported['path']}")
+        # the whole SMS training set beside the curated rows (macro F1 0.98 against the baseline's 0.82): beside the 600
+        # texts (0.89 against 0.75 alone) they once brought the model down to the baseline (0.8627 both; which decisions
+        # the tests judged varies with the queue's random draws), and the gate refused it
+        retrained = train_warm("dataset=sms_spam", f"extra_data={exported['path']}")
         summary = json.loads(open(MlflowClient(uri).download_artifacts(retrained["run_id"], "data/summary.json", str(tmp_path))).read())
         assert sorted(summary["classes"]) == ["ham", "spam"]
         cli("promote", retrained["run_id"], "--force", "--reason", "trained on curated SMS", check=0)
