@@ -4,8 +4,6 @@
 
 # %% ../nbs/07c_cli_kernels.ipynb #2eb479d0
 from __future__ import annotations
-import os
-from pathlib import Path
 import typer
 from .cli import app, emit, friendly
 from .config import text_table
@@ -20,12 +18,12 @@ def kernels(stop: bool = typer.Option(False, "--stop", help="stop every spare ke
             as_json: bool = typer.Option(False, "--json", help="print as JSON")):
     """The spare kernels waiting for the next run: each run leaves one, which stops itself after $AGILEML_SPARE_KERNEL
     seconds unused (default 900; 0: none)."""
-    from agileml.kernel import spare_idle, spare_kernels, stop_spares
-    from agileml.runner import kernel_env
+    from agileml.kernel import spare_idle, stop_spares
+    from agileml.runner import waiting_spares
     if stop:
         stopped = stop_spares()
         return emit({"stopped": stopped}, as_json, f"{stopped} spare kernel(s) stopped")
-    rows = spare_kernels(dict(os.environ), per_run=kernel_env(Path("outbox")))
+    rows = waiting_spares()
     idle = spare_idle()
     none = "no spare kernel is waiting: " + (f"the next run starts its own, and leaves one that waits {_span(idle)}" if idle
                                               else "they are off (AGILEML_SPARE_KERNEL=0): every run starts its own")

@@ -263,7 +263,7 @@ class _Started:
     stdin = stdout = stderr = None
     def __init__(self, process): self.process, self.pid = process, process.pid
     def poll(self) -> int | None: return None if _running(self.process) else 0
-    def wait(self, timeout: float | None = None) -> int:
+    def wait(self) -> int:
         while self.poll() is None: time.sleep(0.05)
         return 0
     def send_signal(self, signum: int):
@@ -300,6 +300,10 @@ def _stop(spare: dict):
         psutil.wait_procs([process], timeout=10)     # gone when this returns (or, never reaped, a zombie)
     shutil.rmtree(spare["sockets"], ignore_errors=True)
 
+def _fit(record: Path, code: str, environment: str) -> str:
+    "Whether the spare kernel of `record` serves a run of these marks (`_marks`): 'yes', 'environment' or 'code' (not: older)."
+    return "yes" if record.name.startswith(f"{code}-{environment}-") else "environment" if record.name.startswith(f"{code}-") else "code"
+
 def claim_spare(env: dict, per_run=()) -> WarmKernel | None:
     """The spare kernel left for a run with environment `env` (whatever its variables `per_run`, which the run sets) and
     this code, claimed for one run (close it after, as any `WarmKernel`); None when there is none or spare kernels are off.
@@ -307,12 +311,12 @@ def claim_spare(env: dict, per_run=()) -> WarmKernel | None:
     if not spare_idle(): return None
     code, environment = _marks(env, per_run)
     for record in sorted(_spares().glob("*.json")):
-        current = record.name.startswith(f"{code}-")
-        if current and not record.name.startswith(f"{code}-{environment}-"): continue    # another environment's
-        if (spare := _take(record)) is None: continue
-        if not current: _stop(spare)
+        if (fit := _fit(record, code, environment)) == "environment" or (spare := _take(record)) is None: continue
+        if fit == "code": _stop(spare)
         elif kernel := _adopt(spare): return kernel
     return None
+
+_USE = {"yes": "yes", "environment": "no: another environment", "code": "no: older code (the next run stops it)"}
 
 def spare_kernels(env: dict, per_run=()) -> list[dict]:
     """The spare kernels of this Python waiting now, the oldest first: process id, seconds waiting, seconds before it
@@ -322,10 +326,9 @@ def spare_kernels(env: dict, per_run=()) -> list[dict]:
     for record in _spares().glob("*.json"):
         try: spare = json.loads(record.read_text())
         except (OSError, ValueError): continue           # claimed or stopped as it was read
-        use = ("yes" if record.name.startswith(f"{code}-{environment}-") else "no: another environment"
-               if record.name.startswith(f"{code}-") else "no: older code (the next run stops it)")
         rows.append({"pid": spare["pid"], "waiting_s": int(now - spare["started"]),
-                     "stops_in_s": max(0, int(spare["started"] + spare["idle"] - now)), "used_by_the_next_run": use})
+                     "stops_in_s": max(0, int(spare["started"] + spare["idle"] - now)),
+                     "used_by_the_next_run": _USE[_fit(record, code, environment)]})
     return sorted(rows, key=lambda r: -r["waiting_s"])
 
 def stop_spares() -> int:

@@ -13,11 +13,12 @@ from .config import (PROJECT_ENV, RUNNER_PARAMS, Config, ConfigError, check_comb
                             experiments_dir, project_dir, typed_values)
 from .catalog import REGISTRY, data_home, dataset_from
 from .data import FILE_FORMATS, comma_list, sha256_file
-from .kernel import WARM_ENGINE, KernelError, Stopped, WarmKernel, claim_spare, leave_spare
+from .kernel import WARM_ENGINE, KernelError, Stopped, WarmKernel, claim_spare, leave_spare, spare_kernels
 
 # %% auto #0
 __all__ = ['REPORTED', 'parameter_table', 'read_params_file', 'check_data', 'validate', 'RunResult', 'sigterm_as_interrupt',
-           'start_run', 'kernel_env', 'run_notebook', 'new_experiment', 'recorded_path', 'recorded_params', 'reproduce']
+           'start_run', 'kernel_env', 'run_notebook', 'waiting_spares', 'new_experiment', 'recorded_path',
+           'recorded_params', 'reproduce']
 
 # %% ../nbs/06_runner.ipynb #0411bfbc
 def parameter_table(notebook: str = "train") -> list[dict]:
@@ -220,6 +221,10 @@ def run_notebook(notebook: str = "train", params: dict | None = None, progress: 
             if own: own.close()
     if own and result.status != "KILLED": _leave_spare(environment, env, say)    # for the next run; none after Ctrl-C
     return result
+
+def waiting_spares() -> list[dict]:
+    "The spare kernels waiting (`kernel.spare_kernels`), each with whether the next run from here would use it."
+    return spare_kernels(dict(os.environ), per_run=kernel_env(Path("outbox")))      # the variables a run sets, not their values
 
 def _leave_spare(environment: dict, per_run: dict, say=None):
     "`leave_spare`, saying why not when it cannot (the run has ended as it did; the next starts its own kernel)."

@@ -75,6 +75,18 @@ def start_long_training(tmp: Path, env: dict | None = None, **popen) -> subproce
     pytest.fail(f"agileml train recorded no parameters within 120 s: {proc.communicate()[1][-2000:]}")
 
 
+def spare_pids(runtime: Path) -> list[int]:
+    "The process ids of the spare kernels (agileml.kernel) waiting in the Jupyter runtime folder `runtime`."
+    return [json.loads(p.read_text())["pid"] for p in runtime.rglob("agileml-spares/*/*.json")]
+
+
+def gone(pid: int) -> bool:
+    "Whether process `pid` has ended (one ended but not yet waited for by its parent counts as ended)."
+    import psutil
+    try: return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess: return True
+
+
 def agileml(*args, check=None, timeout=900, env=None):
     "Run the agileml command (in `env`, default this process's environment); `check` is the exit code it must give."
     out = subprocess.run([AGILEML, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)

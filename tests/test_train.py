@@ -5,7 +5,7 @@ import nbformat
 from agileml.runner import RunResult
 import pytest
 from mlflow.tracking import MlflowClient
-from conftest import ROOT, agileml, cli, module_store, require_dataset, runs, train_json, train_warm, warm_kernel
+from conftest import ROOT, agileml, cli, gone, module_store, require_dataset, runs, spare_pids, train_json, train_warm, warm_kernel
 from agileml.catalog import load_registry
 from agileml.data import sha256_file
 SCORES = ("accuracy", "macro_f1", "mcc")        # what a single-label run is scored by
@@ -159,16 +159,6 @@ def test_the_command_shows_flags_as_flags_says_its_version_and_has_one_root(tmp_
     assert os.environ.get("AGILEML_PROJECT") == before                    # --root lasts as long as its command
 
 
-def _spare_pids(runtime) -> list[int]:
-    "The process ids of the spare kernels waiting in Jupyter runtime folder `runtime`."
-    return [json.loads(p.read_text())["pid"] for p in runtime.rglob("agileml-spares/*/*.json")]
-
-def _gone(pid: int) -> bool:
-    import psutil
-    try: return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess: return True
-
-
 def test_a_run_leaves_a_spare_kernel_that_the_next_run_uses(store, tmp_path):
     """Spare kernels on (as outside the tests): a run leaves one; the next run (into another store: what a run sets in its
     kernel may differ) uses it and stops it, scores the same, leaves one; one that cannot be left is said, not failed."""
@@ -176,24 +166,24 @@ def test_a_run_leaves_a_spare_kernel_that_the_next_run_uses(store, tmp_path):
     env = {**os.environ, "AGILEML_SPARE_KERNEL": "120", "JUPYTER_RUNTIME_DIR": str(runtime)}
     try:
         first = train_json("model=nb", env=env)
-        (left,) = _spare_pids(runtime)
-        assert not _gone(left)
+        (left,) = spare_pids(runtime)
+        assert not gone(left)
         (listed,) = json.loads(agileml("kernels", "--json", check=0, env=env).stdout)       # `agileml kernels` shows it
         assert listed["pid"] == left and listed["used_by_the_next_run"] == "yes" and 0 < listed["stops_in_s"] <= 120
         other = f"sqlite:///{tmp_path / 'other.db'}"       # what the run sets in its kernel may differ: another store
         second = train_json("model=nb", env={**env, "MLFLOW_TRACKING_URI": other})
-        (again,) = _spare_pids(runtime)
-        assert again != left and _gone(left) and not _gone(again)       # claimed, used, stopped with its run; a new one waits
+        (again,) = spare_pids(runtime)
+        assert again != left and gone(left) and not gone(again)       # claimed, used, stopped with its run; a new one waits
         assert {m: first["metrics"][m] for m in SCORES} == {m: second["metrics"][m] for m in SCORES}
         assert [r.info.run_id for r in runs(other)] == [second["run_id"]]
         out = agileml("train", check=2, env={**env, "AGILEML_SPARE_KERNEL": "soon"})
         assert "AGILEML_SPARE_KERNEL='soon' is not a number of seconds" in out.stderr and "Traceback" not in out.stderr
-        assert len(runs(store)) == 1 and _spare_pids(runtime) == [again]
+        assert len(runs(store)) == 1 and spare_pids(runtime) == [again]
         (tmp_path / "file").write_text("not a folder")       # no spare kernel can be left there: the run is not failed for it
         out = agileml("train", "-p", "model=nb", "--json", check=0, env={**env, "JUPYTER_RUNTIME_DIR": str(tmp_path / "file")})
         assert json.loads(out.stdout)["status"] == "FINISHED" and "Traceback" not in out.stderr
         assert "no kernel was left ready for the next run" in out.stderr and "it will start its own" in out.stderr
     finally:
         out = agileml("kernels", "--stop", env=env)
-    assert out.returncode == 0 and "1 spare kernel(s) stopped" in out.stdout and _spare_pids(runtime) == [] and _gone(again)
+    assert out.returncode == 0 and "1 spare kernel(s) stopped" in out.stdout and spare_pids(runtime) == [] and gone(again)
     assert "no spare kernel is waiting" in agileml("kernels", check=0, env=env).stdout
